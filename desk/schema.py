@@ -1,0 +1,212 @@
+"""Validate X Account Activity deliveries and agent-API bodies into plain dataclasses.
+
+Every problem raises :class:`InvalidInput` naming the offending field with a JSON path
+(``tweet_create_events[0].user.id_str``) so a client can fix its payload; the routes turn it into
+a 400 ``{"error": ..., "field": ...}``. Only the fields the desk uses are checked; anything else X
+sends is ignored, as X adds fields over time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+#: X's ``created_at`` format, e.g. ``Wed Oct 10 20:19:24 +0000 2018``.
+CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"
+#: Longest tweet/DM text stored, characters (X DMs allow 10,000; tweets far fewer).
+MAX_TEXT = 10_000
+#: Longest id accepted (X ids are 64-bit integers: at most 20 digits).
+MAX_ID_DIGITS = 20
+
+
+class InvalidInput(ValueError):
+    """A request body that violates the schema; ``field`` is the JSON path of the bad value."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+@dataclass(frozen=True)
+class Tweet:
+    """The parts of a ``tweet_create_events`` entry the desk stores. Times are epoch seconds."""
+
+    id_str: str
+    text: str
+    created_at: float
+    author_id: str
+    screen_name: str
+    followers_count: int
+    in_reply_to_status_id_str: str | None
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    """The parts of a ``direct_message_events`` ``message_create`` entry the desk stores."""
+
+    id: str
+    text: str
+    created_at: float
+    sender_id: str
+    recipient_id: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One validated webhook delivery: the subscribed (brand) user and its events."""
+
+    for_user_id: str
+    tweets: tuple[Tweet, ...]
+    direct_messages: tuple[DirectMessage, ...]
+
+    @property
+    def event_count(self) -> int:
+        """Number of tweets plus DMs in the delivery."""
+        return len(self.tweets) + len(self.direct_messages)
+
+
+def _obj(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInput(path, "expected an object")
+    return value
+
+
+def _id(value: Any, path: str, *, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInput(path, "expected a numeric id string")
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
+        raise InvalidInput(path, f"expected a numeric id string of 1-{MAX_ID_DIGITS} digits")
+    return text
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(path, "expected a string")
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(path, f"longer than {MAX_TEXT} characters")
+    _no_nul(value, path)
+    return value
+
+
+def _no_nul(value: str, path: str) -> None:
+    # X never sends NUL characters, and PostgreSQL cannot store them in text columns.
+    if "\x00" in value:
+        raise InvalidInput(path, "contains a NUL character")
+
+
+def _epoch_ms(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidInput(path, "expected milliseconds since the epoch")
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or len(text) > 15:
+        raise InvalidInput(path, "expected milliseconds since the epoch")
+    return int(text) / 1000.0
+
+
+def _created_at(value: Any, path: str) -> float:
+    if not isinstance(value, str):
+        raise InvalidInput(path, "expected a string like 'Wed Oct 10 20:19:24 +0000 2018'")
+    try:
+        return datetime.strptime(value, CREATED_AT_FORMAT).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise InvalidInput(path, "expected X's format 'Wed Oct 10 20:19:24 +0000 2018'") from None
+
+
+def parse_tweet(raw: Any, path: str) -> Tweet:
+    """Validate one ``tweet_create_events`` entry."""
+    obj = _obj(raw, path)
+    id_str = _id(obj.get("id_str"), f"{path}.id_str")
+    # Long tweets carry their full text in extended_tweet; X truncates ``text`` with an ellipsis.
+    extended = obj.get("extended_tweet")
+    if isinstance(extended, dict) and isinstance(extended.get("full_text"), str):
+        text = _text(extended["full_text"], f"{path}.extended_tweet.full_text")
+    else:
+        text = _text(obj.get("text"), f"{path}.text")
+    # created_at is always present; timestamp_ms, when present, adds millisecond precision.
+    created = _created_at(obj.get("created_at"), f"{path}.created_at")
+    if obj.get("timestamp_ms") is not None:
+        created = _epoch_ms(obj["timestamp_ms"], f"{path}.timestamp_ms")
+    user = _obj(obj.get("user"), f"{path}.user")
+    author_id = _id(user.get("id_str"), f"{path}.user.id_str")
+    screen_name = user.get("screen_name", "")
+    if not isinstance(screen_name, str) or len(screen_name) > 50:
+        raise InvalidInput(f"{path}.user.screen_name", "expected a handle string")
+    _no_nul(screen_name, f"{path}.user.screen_name")
+    followers = user.get("followers_count", 0)
+    if isinstance(followers, bool) or not isinstance(followers, int) or not 0 <= followers < 2**53:
+        raise InvalidInput(f"{path}.user.followers_count", "expected an integer >= 0")
+    reply_to = _id(
+        obj.get("in_reply_to_status_id_str"), f"{path}.in_reply_to_status_id_str", required=False
+    )
+    assert id_str is not None and author_id is not None
+    return Tweet(id_str, text, created, author_id, screen_name, followers, reply_to)
+
+
+def parse_dm(raw: Any, path: str) -> DirectMessage | None:
+    """Validate one ``direct_message_events`` entry; ``None`` for types other than message_create."""
+    obj = _obj(raw, path)
+    if obj.get("type") != "message_create":
+        return None
+    dm_id = _id(obj.get("id"), f"{path}.id")
+    created = _epoch_ms(obj.get("created_timestamp"), f"{path}.created_timestamp")
+    create = _obj(obj.get("message_create"), f"{path}.message_create")
+    target = _obj(create.get("target"), f"{path}.message_create.target")
+    recipient = _id(target.get("recipient_id"), f"{path}.message_create.target.recipient_id")
+    sender = _id(create.get("sender_id"), f"{path}.message_create.sender_id")
+    data = _obj(create.get("message_data"), f"{path}.message_create.message_data")
+    text = _text(data.get("text"), f"{path}.message_create.message_data.text")
+    assert dm_id is not None and recipient is not None and sender is not None
+    return DirectMessage(dm_id, text, created, sender, recipient)
+
+
+def parse_delivery(payload: Any, max_events: int = 1000) -> Delivery:
+    """Validate a whole webhook body; other event kinds (follows, likes...) are accepted and ignored."""
+    obj = _obj(payload, "body")
+    for_user_id = _id(obj.get("for_user_id"), "for_user_id")
+    assert for_user_id is not None
+    tweets: list[Tweet] = []
+    dms: list[DirectMessage] = []
+    raw_tweets = obj.get("tweet_create_events", [])
+    if not isinstance(raw_tweets, list):
+        raise InvalidInput("tweet_create_events", "expected a list")
+    raw_dms = obj.get("direct_message_events", [])
+    if not isinstance(raw_dms, list):
+        raise InvalidInput("direct_message_events", "expected a list")
+    if len(raw_tweets) + len(raw_dms) > max_events:
+        raise InvalidInput("tweet_create_events", f"more than {max_events} events in one delivery")
+    for i, raw in enumerate(raw_tweets):
+        tweets.append(parse_tweet(raw, f"tweet_create_events[{i}]"))
+    for i, raw in enumerate(raw_dms):
+        dm = parse_dm(raw, f"direct_message_events[{i}]")
+        if dm is not None:
+            dms.append(dm)
+    return Delivery(for_user_id, tuple(tweets), tuple(dms))
+
+
+def require_text(body: Any, name: str = "text", max_len: int = 280) -> str:
+    """Return a non-blank string field of an agent-API body, at most ``max_len`` characters."""
+    obj = _obj(body, "body")
+    value = obj.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(name, "expected a non-empty string")
+    if len(value) > max_len:
+        raise InvalidInput(name, f"longer than {max_len} characters")
+    _no_nul(value, name)
+    return value
+
+
+def optional_text(body: Any, name: str, max_len: int = 2000) -> str | None:
+    """Return an optional string field of an agent-API body (``None`` when absent)."""
+    obj = _obj(body, "body")
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise InvalidInput(name, f"expected a string of at most {max_len} characters")
+    _no_nul(value, name)
+    return value

@@ -1,0 +1,44 @@
+"""X/Twitter webhook cryptography: the CRC challenge answer and delivery signatures.
+
+X signs with HMAC-SHA256 keyed by the app's consumer secret and sends the base64 digest prefixed
+by ``sha256=``, both for the CRC ``response_token`` and for the ``x-twitter-webhooks-signature``
+header over the raw request body.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+#: Header X puts the delivery signature in (HTTP headers are case-insensitive).
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+
+
+def sign(secret: str | bytes, message: str | bytes) -> str:
+    """Return ``"sha256=" + base64(HMAC-SHA256(secret, message))``, as X computes it."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    msg = message.encode() if isinstance(message, str) else message
+    digest = hmac.new(key, msg, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode("ascii")
+
+
+def crc_response(secret: str | bytes, crc_token: str) -> dict[str, str]:
+    """The JSON body answering a CRC challenge: ``{"response_token": sign(secret, token)}``."""
+    return {"response_token": sign(secret, crc_token)}
+
+
+def verify(secret: str | bytes, body: bytes, header: str | None) -> bool:
+    """True when ``header`` is the valid signature of ``body``.
+
+    The comparison is constant-time (``hmac.compare_digest``) so that response timing does not
+    leak how many leading characters of a forged signature were right.
+    """
+    if not header:
+        return False
+    expected = sign(secret, body).encode("ascii")
+    try:
+        given = header.strip().encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected, given)

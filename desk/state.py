@@ -1,0 +1,66 @@
+"""The running desk: configuration, storage, group-commit writer, metrics and agent cache.
+
+One :class:`DeskState` lives on ``app.state.desk`` between the app's start-up and shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+
+from desk.config import DeskConfig
+from desk.metrics import Metrics
+from desk.storage import open_storage
+from desk.storage_base import Brand, Storage
+from desk.writer import GroupCommitWriter
+
+log = logging.getLogger("desk")
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 hex of a bearer token: the database never stores tokens themselves."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class DeskState:
+    """Everything the routes share; :meth:`start` and :meth:`stop` bracket serving."""
+
+    def __init__(self, config: DeskConfig) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.brand = Brand(config.brand_user_id, config.brand_screen_name)
+        self.storage: Storage = open_storage(config)
+        self.writer = GroupCommitWriter(
+            self.storage, self.brand, config.influencer_followers, self.metrics,
+            queue_max=config.queue_max, batch_max=config.batch_max, write_delay=config.write_delay,
+        )
+        #: token hash -> (agent id, name); agents are never deleted, so entries stay valid.
+        self.agents: dict[str, tuple[int, str]] = {}
+        self.started_at = time.time()
+
+    async def start(self) -> None:
+        """Open the database (creating the schema), register configured agents, start the writer."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.storage.open)
+        for name, token in self.config.agents.items():
+            await self.storage.read(self.storage.upsert_agent, name, token_hash(token), time.time())
+        self.writer.start()
+        log.info("desk ready: %s backend, %d configured agents", self.storage.backend, len(self.config.agents))
+
+    async def stop(self) -> None:
+        """Commit everything still queued, then close the database."""
+        await self.writer.stop()
+        await asyncio.get_running_loop().run_in_executor(None, self.storage.close)
+        log.info("desk stopped: write queue flushed")
+
+    async def agent_for(self, token: str) -> tuple[int, str] | None:
+        """The ``(id, name)`` of the agent holding ``token``, or ``None``."""
+        digest = token_hash(token)
+        agent = self.agents.get(digest)
+        if agent is None:
+            agent = await self.storage.read(self.storage.agent_by_token, digest)
+            if agent is not None:
+                self.agents[digest] = agent
+        return agent

@@ -1,0 +1,689 @@
+"""Storage logic shared by the SQLite and PostgreSQL backends.
+
+All SQL is written once here with ``?`` placeholders and portable syntax (``ON CONFLICT``,
+``RETURNING``, ``CASE``); a backend supplies connections, transactions, placeholder style, column
+types and its row-locking clause. Database calls are blocking, so they run on threads:
+
+* one **writer thread** with its own connection runs group commits of webhook deliveries, so a
+  batch is one transaction (one fsync) however many requests it acknowledges;
+* a small **pool** of threads, each with its own connection, runs agent, stats and admin calls
+  concurrently. Claim exclusivity does not depend on the threads: it is an atomic
+  ``UPDATE ... WHERE status = 'waiting' ... RETURNING`` (plus ``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL), so it also holds across worker processes sharing one database.
+
+Times are epoch seconds (floats) everywhere; the tables are plain enough to query by hand
+(``SELECT id_str, conversation_id FROM tweets``; ``SELECT first_response_seconds FROM
+conversations``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from desk.schema import Delivery, DirectMessage, Tweet
+from desk.triage import triage
+
+T = TypeVar("T")
+
+#: Conversation states. ``answered`` means the brand replied and nobody holds it; ``spam`` and
+#: ``resolved`` are closed; the rest are open (a new tweet by the same author joins them).
+STATUSES: tuple[str, ...] = ("waiting", "claimed", "answered", "escalated", "resolved", "spam")
+OPEN_STATUSES: tuple[str, ...] = ("waiting", "claimed", "answered", "escalated")
+
+#: Columns of a conversation as returned to clients, in ``SELECT`` order.
+CONVERSATION_COLUMNS: tuple[str, ...] = (
+    "id", "author_id", "screen_name", "followers_count", "channel", "status", "kind", "priority",
+    "priority_rank", "first_tweet_id", "first_tweet_at", "last_activity_at", "claimed_by",
+    "claimed_at", "first_response_at", "first_response_seconds", "first_response_by",
+    "resolved_at",
+)
+_CONV_SELECT = "SELECT " + ", ".join(CONVERSATION_COLUMNS) + " FROM conversations"
+_OPEN_IN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
+
+#: Schema, with ``{pk}`` (auto-increment primary key), ``{float}`` and ``{bigint}`` filled in
+#: by the backend. Ids from X are TEXT: they are 64-bit and JSON clients lose precision on them.
+SCHEMA_TEMPLATE: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS conversations (
+        id {pk},
+        author_id TEXT NOT NULL,
+        screen_name TEXT NOT NULL DEFAULT '',
+        followers_count {bigint} NOT NULL DEFAULT 0,
+        channel TEXT NOT NULL DEFAULT 'public',
+        status TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        priority_rank INTEGER NOT NULL,
+        first_tweet_id TEXT,
+        first_tweet_at {float} NOT NULL,
+        last_activity_at {float} NOT NULL,
+        claimed_by {bigint},
+        claimed_at {float},
+        first_response_at {float},
+        first_response_seconds {float},
+        first_response_by TEXT,
+        resolved_at {float}
+    )""",
+    "CREATE INDEX IF NOT EXISTS conversations_queue"
+    " ON conversations (status, priority_rank, first_tweet_at, id)",
+    "CREATE INDEX IF NOT EXISTS conversations_author ON conversations (author_id, status)",
+    """CREATE TABLE IF NOT EXISTS tweets (
+        id_str TEXT PRIMARY KEY,
+        conversation_id {bigint},
+        for_user_id TEXT NOT NULL,
+        author_id TEXT NOT NULL,
+        screen_name TEXT NOT NULL DEFAULT '',
+        followers_count {bigint} NOT NULL DEFAULT 0,
+        text TEXT NOT NULL,
+        created_at {float} NOT NULL,
+        in_reply_to_status_id_str TEXT,
+        is_brand INTEGER NOT NULL DEFAULT 0,
+        kind TEXT,
+        priority TEXT,
+        received_at {float} NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS tweets_conversation ON tweets (conversation_id)",
+    """CREATE TABLE IF NOT EXISTS direct_messages (
+        id TEXT PRIMARY KEY,
+        conversation_id {bigint},
+        for_user_id TEXT NOT NULL,
+        sender_id TEXT NOT NULL,
+        recipient_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at {float} NOT NULL,
+        is_brand INTEGER NOT NULL DEFAULT 0,
+        received_at {float} NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS agents (
+        id {pk},
+        name TEXT NOT NULL UNIQUE,
+        token_sha256 TEXT NOT NULL UNIQUE,
+        created_at {float} NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS replies (
+        id {pk},
+        conversation_id {bigint} NOT NULL,
+        agent_id {bigint} NOT NULL,
+        channel TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at {float} NOT NULL,
+        posted INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE IF NOT EXISTS tickets (
+        id {pk},
+        conversation_id {bigint} NOT NULL,
+        agent_id {bigint} NOT NULL,
+        target TEXT NOT NULL,
+        note TEXT,
+        created_at {float} NOT NULL
+    )""",
+)
+
+
+class NotFound(LookupError):
+    """The conversation (or other record) does not exist."""
+
+
+class Conflict(RuntimeError):
+    """The conversation is not in a state that allows the operation (taken, closed...)."""
+
+
+@dataclass(frozen=True)
+class Brand:
+    """Who the brand is: its user ids (configured plus each delivery's ``for_user_id``) and handle."""
+
+    user_id: str | None = None
+    screen_name: str | None = None
+
+    def is_brand(self, for_user_id: str, author_id: str, screen_name: str = "") -> bool:
+        """True when a tweet/DM author is the brand itself."""
+        if author_id == for_user_id or (self.user_id is not None and author_id == self.user_id):
+            return True
+        return bool(self.screen_name) and screen_name.lower() == (self.screen_name or "").lower()
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one delivery did: events stored for the first time and redelivered duplicates."""
+
+    stored: int = 0
+    duplicates: int = 0
+
+
+class Storage(ABC):
+    """A desk database. Sync methods take a connection; ``write``/``read`` run them on threads."""
+
+    #: Backend name, ``sqlite`` or ``postgresql``.
+    backend: str = ""
+    #: Appended to the claim sub-select so concurrent claimers skip rows others are locking.
+    skip_locked: str = ""
+    #: Appended to a single-row ``SELECT`` that is followed by an ``UPDATE`` of the same row.
+    row_lock: str = ""
+
+    def __init__(self, pool_size: int = 4) -> None:
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="desk-writer")
+        self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="desk-db")
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._connections_lock = threading.Lock()
+        self._sql_cache: dict[str, str] = {}
+
+    # -- backend hooks -------------------------------------------------------------------------
+
+    @abstractmethod
+    def _connect(self) -> Any:
+        """Open a new DB-API connection in autocommit mode (transactions are explicit)."""
+
+    @abstractmethod
+    def _transaction(self, conn: Any) -> AbstractContextManager[Any]:
+        """Context manager running its block as one transaction (commit, or roll back on error)."""
+
+    @abstractmethod
+    def _types(self) -> dict[str, str]:
+        """Fill-ins for :data:`SCHEMA_TEMPLATE`: ``pk``, ``float``, ``bigint``."""
+
+    def _placeholder(self, sql: str) -> str:
+        """Rewrite ``?`` placeholders into the driver's style (identity for SQLite)."""
+        return sql
+
+    def _create_schema(self, conn: Any) -> None:
+        """Create tables and indexes if missing (a backend may add locking around this)."""
+        types = self._types()
+        with self._transaction(conn):
+            for statement in SCHEMA_TEMPLATE:
+                conn.execute(statement.format(**types))
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    def _x(self, conn: Any, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """Execute ``sql`` (``?`` placeholders) and return the cursor."""
+        text = self._sql_cache.get(sql)
+        if text is None:
+            text = self._sql_cache[sql] = self._placeholder(sql)
+        return conn.execute(text, params)
+
+    def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(self._conn(), *args)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` on the single writer thread (group commits)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, partial(self._call, fn, *args))
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` on the pool (agent, stats and admin calls)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, partial(self._call, fn, *args))
+
+    def open(self) -> None:
+        """Connect once and create the schema; call before serving."""
+        self._create_schema(self._connect_and_keep())
+
+    def _connect_and_keep(self) -> Any:
+        conn = self._connect()
+        with self._connections_lock:
+            self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Finish running calls, then close every connection."""
+        self._writer.shutdown(wait=True)
+        self._pool.shutdown(wait=True)
+        with self._connections_lock:
+            for conn in self._connections:
+                with contextlib.suppress(Exception):  # best effort at shutdown
+                    conn.close()
+            self._connections.clear()
+
+    # -- ingestion -----------------------------------------------------------------------------
+
+    def ingest(
+        self, conn: Any, deliveries: list[Delivery], brand: Brand, influencer_followers: int,
+        now: float,
+    ) -> list[IngestResult | BaseException]:
+        """Store a batch of deliveries in one transaction; one result (or error) per delivery.
+
+        Duplicates (same tweet id or DM id) are counted, not stored again. If the batch fails as
+        a whole, each delivery is retried in its own transaction so that one poisoned delivery
+        cannot fail the acknowledgement of the others.
+        """
+        try:
+            with self._transaction(conn):
+                return [self._ingest_one(conn, d, brand, influencer_followers, now) for d in deliveries]
+        except Exception:
+            if len(deliveries) == 1:
+                raise
+        results: list[IngestResult | BaseException] = []
+        for delivery in deliveries:
+            try:
+                with self._transaction(conn):
+                    results.append(self._ingest_one(conn, delivery, brand, influencer_followers, now))
+            except Exception as exc:  # noqa: BLE001 - reported to that delivery's request
+                results.append(exc)
+        return results
+
+    def _ingest_one(
+        self, conn: Any, delivery: Delivery, brand: Brand, influencer_followers: int, now: float
+    ) -> IngestResult:
+        stored = duplicates = 0
+        for tweet in delivery.tweets:
+            if self._ingest_tweet(conn, tweet, delivery.for_user_id, brand, influencer_followers, now):
+                stored += 1
+            else:
+                duplicates += 1
+        for dm in delivery.direct_messages:
+            if self._ingest_dm(conn, dm, delivery.for_user_id, brand, influencer_followers, now):
+                stored += 1
+            else:
+                duplicates += 1
+        return IngestResult(stored, duplicates)
+
+    def _ingest_tweet(
+        self, conn: Any, t: Tweet, for_user_id: str, brand: Brand, influencer_followers: int,
+        now: float,
+    ) -> bool:
+        is_brand = brand.is_brand(for_user_id, t.author_id, t.screen_name)
+        tri = None if is_brand else triage(t.text, t.followers_count, influencer_followers)
+        # Insert first: the primary key makes redelivery idempotent even across processes, and
+        # nothing else is touched for a duplicate.
+        cur = self._x(
+            conn,
+            "INSERT INTO tweets (id_str, for_user_id, author_id, screen_name, followers_count, text,"
+            " created_at, in_reply_to_status_id_str, is_brand, kind, priority, received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id_str) DO NOTHING",
+            (t.id_str, for_user_id, t.author_id, t.screen_name, t.followers_count, t.text,
+             t.created_at, t.in_reply_to_status_id_str, int(is_brand),
+             tri.kind if tri else None, tri.priority if tri else None, now),
+        )
+        if cur.rowcount != 1:
+            return False
+        parent = None
+        if t.in_reply_to_status_id_str:
+            row = self._x(
+                conn,
+                "SELECT c.id, c.status FROM tweets t JOIN conversations c ON c.id = t.conversation_id"
+                " WHERE t.id_str = ?",
+                (t.in_reply_to_status_id_str,),
+            ).fetchone()
+            parent = row
+        if is_brand:
+            # The brand answered (natively on X, not through the agent API): this closes the wait.
+            if parent is not None:
+                by = f"brand:@{t.screen_name}" if t.screen_name else "brand"
+                self._record_response(conn, parent[0], t.created_at, by)
+                self._x(conn, "UPDATE tweets SET conversation_id = ? WHERE id_str = ?", (parent[0], t.id_str))
+            return True
+        assert tri is not None
+        conv_id = parent[0] if parent is not None and parent[1] in OPEN_STATUSES else None
+        conv_id = self._attach(
+            conv_id, conn, t.author_id, t.screen_name, t.followers_count, t.id_str, t.created_at,
+            tri.kind, tri.priority, tri.rank, "public",
+        )
+        self._x(conn, "UPDATE tweets SET conversation_id = ? WHERE id_str = ?", (conv_id, t.id_str))
+        return True
+
+    def _ingest_dm(
+        self, conn: Any, dm: DirectMessage, for_user_id: str, brand: Brand, influencer_followers: int,
+        now: float,
+    ) -> bool:
+        is_brand = brand.is_brand(for_user_id, dm.sender_id)
+        cur = self._x(
+            conn,
+            "INSERT INTO direct_messages (id, for_user_id, sender_id, recipient_id, text, created_at,"
+            " is_brand, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (dm.id, for_user_id, dm.sender_id, dm.recipient_id, dm.text, dm.created_at,
+             int(is_brand), now),
+        )
+        if cur.rowcount != 1:
+            return False
+        if is_brand:
+            conv = self._open_conversation_of(conn, dm.recipient_id)
+            if conv is not None:
+                self._record_response(conn, conv, dm.created_at, "brand:dm")
+                self._x(conn, "UPDATE direct_messages SET conversation_id = ? WHERE id = ?", (conv, dm.id))
+            return True
+        tri = triage(dm.text, 0, influencer_followers)
+        conv_id = self._attach(
+            None, conn, dm.sender_id, "", 0, None, dm.created_at, tri.kind, tri.priority, tri.rank, "dm"
+        )
+        self._x(conn, "UPDATE direct_messages SET conversation_id = ? WHERE id = ?", (conv_id, dm.id))
+        return True
+
+    def _open_conversation_of(self, conn: Any, author_id: str) -> int | None:
+        row = self._x(
+            conn,
+            f"SELECT id FROM conversations WHERE author_id = ? AND status IN {_OPEN_IN}"
+            " ORDER BY id DESC LIMIT 1",
+            (author_id,),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _attach(
+        self, conv_id: int | None, conn: Any, author_id: str, screen_name: str, followers: int,
+        tweet_id: str | None, created_at: float, kind: str, priority: str, rank: int, channel: str,
+    ) -> int:
+        """Thread a customer message: reply chain first, then the author's open conversation,
+        else a new conversation. Returns the conversation id."""
+        if conv_id is None:
+            conv_id = self._open_conversation_of(conn, author_id)
+        if conv_id is None:
+            status = "spam" if kind == "spam" else "waiting"
+            row = self._x(
+                conn,
+                "INSERT INTO conversations (author_id, screen_name, followers_count, channel, status,"
+                " kind, priority, priority_rank, first_tweet_id, first_tweet_at, last_activity_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (author_id, screen_name, followers, channel, status, kind, priority, rank, tweet_id,
+                 created_at, created_at),
+            ).fetchone()
+            return int(row[0])
+        # A follow-up raises the priority if it is more urgent, and a customer writing again
+        # after the brand's answer puts the conversation back in the queue.
+        self._x(
+            conn,
+            "UPDATE conversations SET"
+            " priority = CASE WHEN ? < priority_rank THEN ? ELSE priority END,"
+            " priority_rank = CASE WHEN ? < priority_rank THEN ? ELSE priority_rank END,"
+            " status = CASE WHEN status = 'answered' THEN 'waiting' ELSE status END,"
+            " last_activity_at = CASE WHEN ? > last_activity_at THEN ? ELSE last_activity_at END"
+            " WHERE id = ?",
+            (rank, priority, rank, rank, created_at, created_at, conv_id),
+        )
+        return conv_id
+
+    def _record_response(self, conn: Any, conv_id: int, at: float, by: str) -> None:
+        """Record the first response (if none yet): FRT = ``at`` - first message time, >= 0."""
+        self._x(
+            conn,
+            "UPDATE conversations SET"
+            " first_response_seconds = COALESCE(first_response_seconds,"
+            "   CASE WHEN ? > first_tweet_at THEN ? - first_tweet_at ELSE 0 END),"
+            " first_response_by = COALESCE(first_response_by, ?),"
+            " first_response_at = COALESCE(first_response_at, ?),"
+            " status = CASE WHEN status = 'waiting' THEN 'answered' ELSE status END,"
+            " last_activity_at = CASE WHEN ? > last_activity_at THEN ? ELSE last_activity_at END"
+            " WHERE id = ?",
+            (at, at, by, at, at, at, conv_id),
+        )
+
+    # -- agents --------------------------------------------------------------------------------
+
+    def upsert_agent(self, conn: Any, name: str, token_sha256: str, now: float) -> int:
+        """Create agent ``name`` or reset its token; returns the agent id."""
+        with self._transaction(conn):
+            row = self._x(
+                conn,
+                "INSERT INTO agents (name, token_sha256, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET token_sha256 = excluded.token_sha256"
+                " RETURNING id",
+                (name, token_sha256, now),
+            ).fetchone()
+        return int(row[0])
+
+    def agent_by_token(self, conn: Any, token_sha256: str) -> tuple[int, str] | None:
+        """The ``(id, name)`` of the agent with this token hash, or ``None``."""
+        row = self._x(conn, "SELECT id, name FROM agents WHERE token_sha256 = ?", (token_sha256,)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def list_agents(self, conn: Any) -> list[dict[str, Any]]:
+        """All agents as ``{"id", "name", "created_at"}`` (never their tokens)."""
+        rows = self._x(conn, "SELECT id, name, created_at FROM agents ORDER BY id").fetchall()
+        return [{"id": r[0], "name": r[1], "created_at": r[2]} for r in rows]
+
+    # -- the agent desk ------------------------------------------------------------------------
+
+    def _conversation(self, conn: Any, conv_id: int, lock: bool = False) -> dict[str, Any]:
+        suffix = f" {self.row_lock}" if lock and self.row_lock else ""
+        row = self._x(conn, f"{_CONV_SELECT} WHERE id = ?{suffix}", (conv_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"conversation {conv_id} does not exist")
+        return dict(zip(CONVERSATION_COLUMNS, row, strict=True))
+
+    def claim_next(self, conn: Any, agent_id: int, now: float) -> dict[str, Any] | None:
+        """Atomically give the most urgent waiting conversation to ``agent_id``; ``None`` if none.
+
+        The ``status = 'waiting'`` re-check in the ``UPDATE`` is what makes two concurrent
+        claimers unable to take the same row; on PostgreSQL ``SKIP LOCKED`` additionally lets a
+        second claimer move on to the next row instead of waiting for the first.
+        """
+        with self._transaction(conn):
+            row = self._x(
+                conn,
+                "UPDATE conversations SET status = 'claimed', claimed_by = ?, claimed_at = ?"
+                " WHERE id = (SELECT id FROM conversations WHERE status = 'waiting'"
+                "   ORDER BY priority_rank, first_tweet_at, id LIMIT 1 " + self.skip_locked + ")"
+                " AND status = 'waiting' RETURNING id",
+                (agent_id, now),
+            ).fetchone()
+            if row is None:
+                return None
+            return self._conversation(conn, int(row[0]))
+
+    def claim(self, conn: Any, conv_id: int, agent_id: int, now: float) -> dict[str, Any]:
+        """Claim one given conversation; :class:`Conflict` if it is not waiting."""
+        with self._transaction(conn):
+            row = self._x(
+                conn,
+                "UPDATE conversations SET status = 'claimed', claimed_by = ?, claimed_at = ?"
+                " WHERE id = ? AND status = 'waiting' RETURNING id",
+                (agent_id, now, conv_id),
+            ).fetchone()
+            conv = self._conversation(conn, conv_id)
+            if row is None:
+                if conv["status"] == "claimed" and conv["claimed_by"] == agent_id:
+                    return conv  # claiming what you already hold is harmless (retries)
+                raise Conflict(f"conversation {conv_id} is {conv['status']}, not waiting")
+            return conv
+
+    def _held(self, conn: Any, conv_id: int, agent_id: int) -> dict[str, Any]:
+        conv = self._conversation(conn, conv_id, lock=True)
+        if conv["status"] != "claimed" or conv["claimed_by"] != agent_id:
+            raise Conflict(f"conversation {conv_id} is {conv['status']} and not held by you; claim it first")
+        return conv
+
+    def reply(
+        self, conn: Any, conv_id: int, agent_id: int, agent_name: str, text: str, channel: str,
+        now: float,
+    ) -> dict[str, Any]:
+        """Record an agent's reply (public or DM) on a conversation the agent holds.
+
+        The first reply sets the first-response time: ``now`` minus the first message's
+        ``created_at``, in seconds. Replies are kept in ``replies`` (the outbox a poster would
+        send to X). Returns ``{"reply_id", "conversation"}``.
+        """
+        with self._transaction(conn):
+            self._held(conn, conv_id, agent_id)
+            row = self._x(
+                conn,
+                "INSERT INTO replies (conversation_id, agent_id, channel, text, created_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (conv_id, agent_id, channel, text, now),
+            ).fetchone()
+            self._record_response(conn, conv_id, now, f"agent:{agent_name}")
+            if channel == "dm":
+                self._x(conn, "UPDATE conversations SET channel = 'dm' WHERE id = ?", (conv_id,))
+            return {"reply_id": int(row[0]), "conversation": self._conversation(conn, conv_id)}
+
+    def escalate(
+        self, conn: Any, conv_id: int, agent_id: int, target: str, note: str | None, now: float
+    ) -> dict[str, Any]:
+        """Open a ticket towards ``target`` (email/phone/ticket/dm) and mark the conversation
+        escalated. Returns ``{"ticket": {...}, "conversation": {...}}``."""
+        with self._transaction(conn):
+            self._held(conn, conv_id, agent_id)
+            row = self._x(
+                conn,
+                "INSERT INTO tickets (conversation_id, agent_id, target, note, created_at)"
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
+                (conv_id, agent_id, target, note, now),
+            ).fetchone()
+            self._x(
+                conn,
+                "UPDATE conversations SET status = 'escalated', last_activity_at = ? WHERE id = ?",
+                (now, conv_id),
+            )
+            ticket = {"id": int(row[0]), "conversation_id": conv_id, "agent_id": agent_id,
+                      "target": target, "note": note, "created_at": now}
+            return {"ticket": ticket, "conversation": self._conversation(conn, conv_id)}
+
+    def resolve(self, conn: Any, conv_id: int, agent_id: int, now: float) -> dict[str, Any]:
+        """Close a conversation the agent holds (or escalated, or that was answered)."""
+        with self._transaction(conn):
+            conv = self._conversation(conn, conv_id, lock=True)
+            mine = conv["claimed_by"] == agent_id
+            if conv["status"] in ("resolved", "spam") or (
+                conv["status"] in ("claimed", "escalated") and not mine
+            ) or conv["status"] == "waiting":
+                raise Conflict(f"conversation {conv_id} is {conv['status']}; claim it before resolving")
+            self._x(
+                conn,
+                "UPDATE conversations SET status = 'resolved', resolved_at = ?, last_activity_at = ?"
+                " WHERE id = ?",
+                (now, now, conv_id),
+            )
+            return self._conversation(conn, conv_id)
+
+    def release(self, conn: Any, conv_id: int, agent_id: int, now: float) -> dict[str, Any]:
+        """Hand a held conversation back: ``waiting`` if unanswered, else ``answered``."""
+        with self._transaction(conn):
+            self._held(conn, conv_id, agent_id)
+            self._x(
+                conn,
+                "UPDATE conversations SET claimed_by = NULL, claimed_at = NULL,"
+                " status = CASE WHEN first_response_at IS NULL THEN 'waiting' ELSE 'answered' END"
+                " WHERE id = ?",
+                (conv_id,),
+            )
+            return self._conversation(conn, conv_id)
+
+    def conversation_detail(self, conn: Any, conv_id: int) -> dict[str, Any]:
+        """A conversation with its tweets, DMs, replies and tickets (oldest first)."""
+        conv = self._conversation(conn, conv_id)
+        conv["tweets"] = [
+            dict(zip(("id_str", "author_id", "screen_name", "text", "created_at", "is_brand",
+                      "in_reply_to_status_id_str", "kind", "priority"), r, strict=True))
+            for r in self._x(
+                conn,
+                "SELECT id_str, author_id, screen_name, text, created_at, is_brand,"
+                " in_reply_to_status_id_str, kind, priority FROM tweets"
+                " WHERE conversation_id = ? ORDER BY created_at, id_str",
+                (conv_id,),
+            ).fetchall()
+        ]
+        conv["direct_messages"] = [
+            dict(zip(("id", "sender_id", "text", "created_at", "is_brand"), r, strict=True))
+            for r in self._x(
+                conn,
+                "SELECT id, sender_id, text, created_at, is_brand FROM direct_messages"
+                " WHERE conversation_id = ? ORDER BY created_at, id",
+                (conv_id,),
+            ).fetchall()
+        ]
+        conv["replies"] = [
+            dict(zip(("id", "agent_id", "channel", "text", "created_at"), r, strict=True))
+            for r in self._x(
+                conn,
+                "SELECT id, agent_id, channel, text, created_at FROM replies"
+                " WHERE conversation_id = ? ORDER BY id",
+                (conv_id,),
+            ).fetchall()
+        ]
+        conv["tickets"] = [
+            dict(zip(("id", "agent_id", "target", "note", "created_at"), r, strict=True))
+            for r in self._x(
+                conn,
+                "SELECT id, agent_id, target, note, created_at FROM tickets"
+                " WHERE conversation_id = ? ORDER BY id",
+                (conv_id,),
+            ).fetchall()
+        ]
+        return conv
+
+    def list_conversations(self, conn: Any, status: str | None, limit: int) -> list[dict[str, Any]]:
+        """Conversations in queue order (most urgent first), optionally of one status."""
+        where, params = ("WHERE status = ?", (status, limit)) if status else ("", (limit,))
+        rows = self._x(
+            conn,
+            f"{_CONV_SELECT} {where} ORDER BY priority_rank, first_tweet_at, id LIMIT ?",
+            params,
+        ).fetchall()
+        return [dict(zip(CONVERSATION_COLUMNS, r, strict=True)) for r in rows]
+
+    # -- statistics ----------------------------------------------------------------------------
+
+    def first_responses(self, conn: Any) -> list[dict[str, Any]]:
+        """Every recorded first response, in the order they happened."""
+        cols = ("conversation_id", "first_tweet_id", "first_tweet_at", "first_response_at",
+                "seconds", "by", "kind", "priority")
+        rows = self._x(
+            conn,
+            "SELECT id, first_tweet_id, first_tweet_at, first_response_at, first_response_seconds,"
+            " first_response_by, kind, priority FROM conversations"
+            " WHERE first_response_seconds IS NOT NULL ORDER BY first_response_at, id",
+        ).fetchall()
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def ping(self, conn: Any) -> bool:
+        """True when the database answers a trivial query (health check)."""
+        return self._x(conn, "SELECT 1").fetchone()[0] == 1
+
+    def first_response_seconds(self, conn: Any) -> list[float]:
+        """Every recorded first-response time, seconds (for percentiles and histograms)."""
+        rows = self._x(
+            conn, "SELECT first_response_seconds FROM conversations WHERE first_response_seconds IS NOT NULL"
+        ).fetchall()
+        return [float(r[0]) for r in rows]
+
+    def summary(self, conn: Any, sla_cutoff: float) -> dict[str, Any]:
+        """Counts for ``/stats`` and ``/metrics``: conversations by status, oldest waiting
+        message time, waiting conversations whose first message is older than ``sla_cutoff``
+        (epoch seconds), escalations by target, stored tweets and DMs."""
+        by_status = {s: 0 for s in STATUSES}
+        for status, count in self._x(conn, "SELECT status, COUNT(*) FROM conversations GROUP BY status"):
+            by_status[str(status)] = int(count)
+        oldest = self._x(
+            conn, "SELECT MIN(first_tweet_at) FROM conversations WHERE status = 'waiting'"
+        ).fetchone()[0]
+        escalations = {
+            str(target): int(count)
+            for target, count in self._x(conn, "SELECT target, COUNT(*) FROM tickets GROUP BY target")
+        }
+        over = self._x(
+            conn,
+            "SELECT COUNT(*) FROM conversations WHERE status = 'waiting' AND first_tweet_at < ?",
+            (sla_cutoff,),
+        ).fetchone()[0]
+        tweets = int(self._x(conn, "SELECT COUNT(*) FROM tweets").fetchone()[0])
+        dms = int(self._x(conn, "SELECT COUNT(*) FROM direct_messages").fetchone()[0])
+        return {"by_status": by_status, "oldest_waiting_at": oldest, "escalations": escalations,
+                "waiting_over_sla": int(over), "tweets": tweets, "direct_messages": dms}
+
+    def tweet_ids(self, conn: Any, after: str, limit: int) -> list[str]:
+        """Stored tweet ids greater than ``after`` (string order), at most ``limit``."""
+        rows = self._x(
+            conn, "SELECT id_str FROM tweets WHERE id_str > ? ORDER BY id_str LIMIT ?", (after, limit)
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def iter_tweets(self, conn: Any) -> Iterator[tuple[Any, ...]]:
+        """Yield ``(id_str, conversation_id, created_at, received_at)`` for every stored tweet."""
+        yield from self._x(
+            conn, "SELECT id_str, conversation_id, created_at, received_at FROM tweets ORDER BY id_str"
+        )

@@ -1,0 +1,131 @@
+"""Transparent triage rules: what kind of tweet is this, and how urgently does it need a human?
+
+The rules use only the shared vocabulary in :mod:`sim.vocabulary`, so the desk, the simulation
+and the load-test payload generator agree on what a "complaint" or an "outage_report" is.
+
+Kind, first matching rule wins (the order encodes "what would a human deal with first"):
+
+1. any ``SPAM_WORDS``                      -> ``spam``
+2. any ``OUTAGE_WORDS``                    -> ``outage_report``
+3. ``FAIL_TAG`` or any ``COMPLAINT_WORDS`` -> ``complaint``
+4. any ``QUESTION_WORDS``                  -> ``question``
+5. any ``PRAISE_WORDS``                    -> ``praise``
+6. otherwise                               -> ``feedback``
+
+Priority class (``PRIORITY_CLASSES``, highest first): ``fail`` when the tweet carries ``#fail`` or
+outage words; else ``influencer`` when the author has at least the configured follower count;
+else ``normal``. Its rank (0 = most urgent) orders the agents' queue.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sim.vocabulary import (
+    COMPLAINT_WORDS,
+    DEFAULT_INFLUENCER_FOLLOWERS,
+    DEFAULT_NEEDS_REPLY,
+    FAIL_TAG,
+    OUTAGE_WORDS,
+    PRAISE_WORDS,
+    PRIORITY_CLASSES,
+    QUESTION_WORDS,
+    SPAM_WORDS,
+    TWEET_KINDS,
+)
+
+# Mentions and links say nothing about intent but can contain vocabulary words
+# ("@shop_down_under", "https://x.co/help?"), so they are removed before matching.
+_NOISE = re.compile(r"@\w+|https?://\S+")
+
+
+def _pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """One regex matching any of ``words`` as whole words (punctuation entries as substrings)."""
+    parts = []
+    for word in words:
+        escaped = re.escape(word.lower())
+        if word[:1].isalnum() and word[-1:].isalnum():
+            # Whole words only, so "how" does not fire on "show" nor "down" on "download".
+            parts.append(rf"(?<![\w']){escaped}(?![\w'])")
+        else:
+            parts.append(escaped)
+    return re.compile("|".join(parts))
+
+
+_SPAM = _pattern(SPAM_WORDS)
+_OUTAGE = _pattern(OUTAGE_WORDS)
+_COMPLAINT = _pattern(COMPLAINT_WORDS)
+_QUESTION = _pattern(QUESTION_WORDS)
+_PRAISE = _pattern(PRAISE_WORDS)
+_FAIL = re.compile(re.escape(FAIL_TAG.lower()) + r"(?!\w)")
+
+
+@dataclass(frozen=True)
+class Triage:
+    """The outcome of triaging one message."""
+
+    #: One of :data:`sim.vocabulary.TWEET_KINDS`.
+    kind: str
+    #: One of :data:`sim.vocabulary.PRIORITY_CLASSES`.
+    priority: str
+    #: Position of ``priority`` in ``PRIORITY_CLASSES``: 0 is served first.
+    rank: int
+    #: Whether the kind normally needs a reply (``DEFAULT_NEEDS_REPLY``).
+    needs_reply: bool
+    #: Human-readable reasons, e.g. ``("kind: outage word 'down'", "priority: #fail")``.
+    reasons: tuple[str, ...]
+
+
+def normalise(text: str) -> str:
+    """Lower-case ``text``, straighten curly apostrophes and drop @mentions and links."""
+    return _NOISE.sub(" ", text.replace("\u2019", "'").lower())
+
+
+def classify_kind(text: str) -> tuple[str, str]:
+    """Return ``(kind, reason)`` for a message text by the rules in the module docstring."""
+    clean = normalise(text)
+    rules: tuple[tuple[str, re.Pattern[str], str], ...] = (
+        ("spam", _SPAM, "spam word"),
+        ("outage_report", _OUTAGE, "outage word"),
+        ("complaint", _FAIL, "fail tag"),
+        ("complaint", _COMPLAINT, "complaint word"),
+        ("question", _QUESTION, "question word"),
+        ("praise", _PRAISE, "praise word"),
+    )
+    for kind, pattern, label in rules:
+        match = pattern.search(clean)
+        if match:
+            return kind, f"kind: {label} {match.group(0)!r}"
+    return "feedback", "kind: no rule matched"
+
+
+def classify_priority(
+    text: str, kind: str, followers: int, influencer_followers: int = DEFAULT_INFLUENCER_FOLLOWERS
+) -> tuple[str, str]:
+    """Return ``(priority_class, reason)`` from the fail tag, outage words and follower count."""
+    if _FAIL.search(normalise(text)):
+        return "fail", f"priority: {FAIL_TAG}"
+    if kind == "outage_report":
+        return "fail", "priority: outage report"
+    if followers >= influencer_followers:
+        return "influencer", f"priority: {followers} followers >= {influencer_followers}"
+    return "normal", "priority: default"
+
+
+@lru_cache(maxsize=4096)
+def triage(
+    text: str, followers: int = 0, influencer_followers: int = DEFAULT_INFLUENCER_FOLLOWERS
+) -> Triage:
+    """Triage one message: kind, priority class and rank, whether it needs a reply, and why."""
+    kind, kind_reason = classify_kind(text)
+    priority, priority_reason = classify_priority(text, kind, followers, influencer_followers)
+    assert kind in TWEET_KINDS and priority in PRIORITY_CLASSES
+    return Triage(
+        kind=kind,
+        priority=priority,
+        rank=PRIORITY_CLASSES.index(priority),
+        needs_reply=kind in DEFAULT_NEEDS_REPLY,
+        reasons=(kind_reason, priority_reason),
+    )

@@ -1,0 +1,7 @@
+"""``python -m sim`` runs the ``chirpdesk`` command line."""
+
+import sys
+
+from sim.cli import main
+
+sys.exit(main())

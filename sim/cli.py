@@ -1,0 +1,55 @@
+"""The ``chirpdesk`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a
+parser and sets ``func`` (a callable taking the parsed args and returning an exit code).
+Modules are listed here by import path so that a command's heavy imports (uvicorn, locust
+subprocess plumbing, matplotlib) happen only when that command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sim.errors import ChirpdeskError
+
+#: Import paths of the modules that provide subcommands, in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "sim.commands.simulate",
+    "desk.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="chirpdesk",
+        description=(
+            "Model, staff and load-test customer service on Twitter/X: can we keep answering "
+            "fast as more customers come to us there, and what will it cost?"
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for path in COMMANDS:
+        importlib.import_module(path).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code (2 for bad input, as argparse does)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ChirpdeskError as exc:
+        print(f"chirpdesk: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chirpdesk: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

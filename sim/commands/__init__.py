@@ -1,0 +1,1 @@
+"""Subcommands of the ``chirpdesk`` CLI, one module each."""

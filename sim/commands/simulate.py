@@ -1,0 +1,63 @@
+"""``chirpdesk simulate SCENARIO``: run replications, write data files, print a summary."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from sim.commands.common import add_scenario_arguments, load_from_args, progress_bar
+from sim.outputs import write_outputs
+from sim.run import ReplicationResult, default_jobs, run_scenario
+from sim.summary_table import print_summary
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``simulate`` subcommand."""
+    p = sub.add_parser("simulate", help="simulate a scenario and report service levels and cost",
+                       description="Simulate a scenario with replications; print a summary and "
+                                   "write summary.json, intervals.csv and conversations.csv to --out.")
+    add_scenario_arguments(p)
+    p.add_argument("--replications", "-r", type=int, metavar="N", help="replications (default: the scenario's)")
+    p.add_argument("--jobs", "-j", type=int, metavar="J", help="worker processes (default: one per CPU)")
+    p.add_argument("--out", "-o", type=Path, metavar="DIR", help="folder for the data files (and report.html)")
+    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=None,
+                   help="write report.html (default: on when --out is given)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns the exit code."""
+    scenario = load_from_args(args)
+    reps = args.replications or scenario.meta.replications
+    if reps < 1:
+        from sim.errors import ChirpdeskError
+
+        raise ChirpdeskError(f"--replications: got {reps}, expected an integer >= 1")
+    jobs = args.jobs or default_jobs(reps)
+    with progress_bar(f"simulating {scenario.meta.name}", reps, quiet=args.quiet) as advance:
+        def done(_: ReplicationResult) -> None:
+            advance()
+        result = run_scenario(scenario, reps, args.seed, jobs, on_done=done)
+    if not args.quiet:
+        print_summary(result)
+    if args.out:
+        write_outputs(result, args.out)
+        if args.report is not False:
+            _write_report(args.out)
+        if not args.quiet:
+            print(f"wrote {args.out}/summary.json, intervals.csv, conversations.csv"
+                  + (", report.html" if args.report is not False and (args.out / 'report.html').exists() else ""))
+    return 0
+
+
+def _write_report(out: Path) -> None:
+    """Render report.html when the reports package is available (it is part of chirpdesk)."""
+    try:
+        from reports import render_run_report
+    except ImportError:  # reports/ not built yet in this checkout
+        return
+    t0 = time.perf_counter()
+    render_run_report(out)
+    _ = time.perf_counter() - t0

@@ -1,0 +1,213 @@
+"""From records to numbers: per-replication metrics, confidence intervals, interval tables.
+
+Pure functions over :class:`~sim.model.RunRecords`; nothing here touches the simulation. Only
+conversations arriving in the measurement window ``[warmup, horizon)`` count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from sim.calendar import scheduled_agent_seconds
+from sim.model import ABANDONED, DEFLECTED, OPEN, OUTCOMES, RESOLVED_PUBLIC, TARGET_CODE, RunRecords
+from sim.scenario import Scenario
+from sim.vocabulary import ESCALATION_TARGETS
+
+#: Metric names in summary.json, in display order, with their units.
+METRIC_UNITS: dict[str, str] = {
+    "tweets": "tweets",
+    "tweets_per_hour": "tweets/h",
+    "needs_reply": "tweets",
+    "deflected_share": "share",
+    "answered_share": "share",
+    "abandoned_share": "share",
+    "unanswered_share": "share",
+    "p_wait": "share",
+    "wait_mean_s": "s",
+    "wait_p90_s": "s",
+    "first_response_mean_s": "s",
+    "first_response_p50_s": "s",
+    "first_response_p90_s": "s",
+    "first_response_p95_s": "s",
+    "sla_attainment": "share",
+    "service_level_pickup": "share",
+    "auto_replied_share": "share",
+    "escalated_share": "share",
+    **{f"escalated_{t}_share": "share" for t in ESCALATION_TARGETS},
+    "resolved_in_public_share": "share",
+    "turns_mean": "turns",
+    "resolution_time_mean_s": "s",
+    "tier2_wait_mean_s": "s",
+    "queue_mean": "tweets",
+    "occupancy": "share",
+    "agent_hours": "h",
+    "cost_total": "money",
+    "cost_per_conversation": "money",
+}
+
+
+def _nanmean(x: np.ndarray) -> float:
+    return float(np.mean(x)) if x.size else math.nan
+
+
+def _share(num: float, den: float) -> float:
+    return num / den if den else math.nan
+
+
+def replication_metrics(scenario: Scenario, rec: RunRecords) -> dict[str, float]:
+    """Compute every metric of :data:`METRIC_UNITS` for one replication (times in seconds)."""
+    sc, c = scenario, rec.conversations
+    w0, w1 = sc.meta.warmup, sc.meta.horizon
+    window = (c["arrival"] >= w0) & (c["arrival"] < w1)
+    out = c["outcome"][window]
+    arrival = c["arrival"][window]
+    needs = c["needs_reply"][window] & (out != DEFLECTED)
+    deflected = int(np.sum(out == DEFLECTED))
+    n_needs = int(needs.sum())
+    answered = needs & ~np.isnan(c["first_response"][window])
+    abandoned = needs & (out == ABANDONED)
+    picked = needs & ~np.isnan(c["pickup"][window])
+    wait = (c["pickup"][window] - arrival)[picked]
+    frt = (c["first_response"][window] - arrival)[answered]
+    basis = frt if sc.sla.basis == "first_response" else wait
+    met = int(np.sum(basis <= sc.sla.within))
+    resolved = answered & (out != OPEN)
+    n_resolved = int(resolved.sum())
+    esc = {t: int(np.sum(resolved & (out == TARGET_CODE[t]))) for t in ESCALATION_TARGETS}
+    hours = (w1 - w0) / 3600.0
+
+    agent_s = scheduled_agent_seconds(sc, w0, w1)
+    tier2 = sc.agents.tier2
+    cost = agent_s / 3600.0 * sc.cost.agent_hour
+    if tier2 is not None:
+        cost += tier2.count * (w1 - w0) / 3600.0 * sc.cost.tier2_hour
+    cost += sum(esc[t] * sc.cost.escalation.get(t, 0.0) for t in ESCALATION_TARGETS)
+
+    iv = rec.intervals
+    area = {k: np.interp([w0, w1], iv["time"], iv[k]) for k in ("queue_area", "busy_area", "staffed_area")}
+    t2 = (c["tier2_start"] - c["end"])[window]
+    t2 = t2[~np.isnan(t2)]
+    res_time = (c["end"][window] - arrival)[resolved]
+
+    m = {
+        "tweets": float(window.sum()),
+        "tweets_per_hour": float(window.sum()) / hours,
+        "needs_reply": float(n_needs),
+        "deflected_share": _share(deflected, int(np.sum(c["needs_reply"][window]))),
+        "answered_share": _share(int(answered.sum()), n_needs),
+        "abandoned_share": _share(int(abandoned.sum()), n_needs),
+        "unanswered_share": _share(n_needs - int(answered.sum()) - int(abandoned.sum()), n_needs),
+        "p_wait": _share(int(np.sum(wait > 1e-9)) + int(abandoned.sum()), int(picked.sum()) + int(abandoned.sum())),
+        "wait_mean_s": _nanmean(wait),
+        "wait_p90_s": float(np.percentile(wait, 90)) if wait.size else math.nan,
+        "first_response_mean_s": _nanmean(frt),
+        "first_response_p50_s": float(np.percentile(frt, 50)) if frt.size else math.nan,
+        "first_response_p90_s": float(np.percentile(frt, 90)) if frt.size else math.nan,
+        "first_response_p95_s": float(np.percentile(frt, 95)) if frt.size else math.nan,
+        "sla_attainment": _share(met, n_needs),
+        "service_level_pickup": _share(int(np.sum(wait <= sc.sla.within)), n_needs),
+        "auto_replied_share": _share(int(np.sum(c["auto_replied"][window] & needs)), n_needs),
+        "escalated_share": _share(sum(esc.values()), n_resolved),
+        **{f"escalated_{t}_share": _share(esc[t], n_resolved) for t in ESCALATION_TARGETS},
+        "resolved_in_public_share": _share(int(np.sum(resolved & (out == RESOLVED_PUBLIC))), n_resolved),
+        "turns_mean": _nanmean(c["turns"][window][answered].astype(float)),
+        "resolution_time_mean_s": _nanmean(res_time),
+        "tier2_wait_mean_s": _nanmean(t2),
+        "queue_mean": float(np.diff(area["queue_area"])[0]) / (w1 - w0),
+        "occupancy": _share(float(np.diff(area["busy_area"])[0]), float(np.diff(area["staffed_area"])[0])),
+        "agent_hours": agent_s / 3600.0,
+        "cost_total": cost,
+        "cost_per_conversation": _share(cost, n_needs),
+    }
+    return m
+
+
+def confidence_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t confidence interval of independent replication values.
+
+    Returns ``(mean, low, high)``; with fewer than two finite values the bounds are NaN.
+    """
+    x = np.asarray([v for v in values if v == v], dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if x.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+def summarise(per_replication: Sequence[dict[str, float]], level: float = 0.95) -> dict[str, dict[str, float]]:
+    """Aggregate replication metrics into ``{name: {"mean", "ci_low", "ci_high"}}``."""
+    out = {}
+    for name in METRIC_UNITS:
+        mean, lo, hi = confidence_interval([m[name] for m in per_replication], level)
+        out[name] = {"mean": mean, "ci_low": lo, "ci_high": hi}
+    return out
+
+
+def interval_table(scenario: Scenario, rec: RunRecords) -> dict[str, np.ndarray]:
+    """Per-interval columns over [0, horizon): arrivals, answered, abandoned, queue, staff, FRT.
+
+    ``start`` is seconds from the scenario start; ``queue_mean``, ``busy_slots`` and
+    ``staffed_slots`` are time averages over the interval; ``queue_end`` and ``agents`` are the
+    values at its start boundary snapshot; first-response percentiles are over tweets arriving in
+    the interval (NaN where none was answered).
+    """
+    iv, c = rec.intervals, rec.conversations
+    edges = iv["time"]
+    if edges.size < 2:
+        edges = np.array([0.0, scenario.meta.horizon])
+    starts, widths = edges[:-1], np.diff(edges)
+    n = starts.size
+    idx = np.searchsorted(edges, c["arrival"], side="right") - 1
+    ok = (idx >= 0) & (idx < n)
+    needs = c["needs_reply"] & (c["outcome"] != DEFLECTED)
+    frt = c["first_response"] - c["arrival"]
+    answered = ~np.isnan(frt)
+    ans_idx = np.searchsorted(edges, c["first_response"], side="right") - 1
+
+    def count(mask: np.ndarray, where: np.ndarray = idx) -> np.ndarray:
+        sel = mask & (where >= 0) & (where < n)
+        return np.bincount(where[sel], minlength=n)[:n].astype(float)
+
+    p50, p90 = np.full(n, math.nan), np.full(n, math.nan)
+    sel = ok & answered & needs
+    if sel.any():
+        order = np.argsort(idx[sel], kind="stable")
+        grouped, values = idx[sel][order], frt[sel][order]
+        bounds = np.searchsorted(grouped, np.arange(n + 1))
+        for j in range(n):
+            chunk = values[bounds[j]:bounds[j + 1]]
+            if chunk.size:
+                p50[j], p90[j] = np.percentile(chunk, [50, 90])
+    basis = frt if scenario.sla.basis == "first_response" else c["pickup"] - c["arrival"]
+    met = count(ok & needs & answered & (basis <= scenario.sla.within))
+    needing = count(ok & needs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sla = np.where(needing > 0, met / needing, math.nan)
+    return {
+        "start": starts,
+        "arrivals": count(np.ones(idx.size, bool)),
+        "needs_reply": needing,
+        "answered": count(answered & needs, ans_idx),
+        "abandoned": count((c["outcome"] == ABANDONED), np.searchsorted(edges, c["end"], side="right") - 1),
+        "queue_mean": np.diff(iv["queue_area"]) / widths if edges.size == iv["time"].size else np.zeros(n),
+        "queue_end": iv["queue"][1:] if edges.size == iv["time"].size else np.zeros(n),
+        "agents": iv["agents"][:-1] if edges.size == iv["time"].size else np.zeros(n),
+        "busy_slots": np.diff(iv["busy_area"]) / widths if edges.size == iv["time"].size else np.zeros(n),
+        "staffed_slots": np.diff(iv["staffed_area"]) / widths if edges.size == iv["time"].size else np.zeros(n),
+        "open": iv["open"][:-1] if edges.size == iv["time"].size else np.ones(n),
+        "first_response_p50_s": p50,
+        "first_response_p90_s": p90,
+        "sla_attainment": sla,
+    }
+
+
+def outcome_names(codes: np.ndarray) -> np.ndarray:
+    """Map outcome codes to their names (see :data:`sim.model.OUTCOMES`)."""
+    return np.asarray(OUTCOMES, dtype=object)[codes]
