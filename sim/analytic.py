@@ -338,7 +338,7 @@ class ErlangAResult:
             if self.lam >= self.c * self.mu:
                 return 0.0
             return max(0.0, 1.0 - self.p_wait * math.exp(-(self.c * self.mu - self.lam) * t))
-        return (1.0 - self.p_wait) + self._queued_mass(t, served_only=False)
+        return min(1.0, (1.0 - self.p_wait) + self._queued_mass(t, served_only=False))
 
     def service_level(self, t: float) -> float:
         """P(served *and* wait <= t) over all arrivals -- abandonments count as misses.
@@ -358,7 +358,7 @@ class ErlangAResult:
         t = _check_time("t", t)
         if self.theta == 0 or self.lam == 0 or self.c == 0:
             return self.offered_wait_cdf(t)
-        return (1.0 - self.p_wait) + self._queued_mass(t, served_only=True)
+        return min(1.0, (1.0 - self.p_wait) + self._queued_mass(t, served_only=True))
 
     def _queued_mass(self, t: float, *, served_only: bool) -> float:
         """Sum over queued states k of P(k ahead) * P(V_k <= t [and served])."""

@@ -31,16 +31,22 @@ from sim.scenario import (
     LoadTest,
     Meta,
     Mix,
+    Policy,
     Scenario,
     Shift,
+    Staffing,
+    Study,
     Tier2,
     TweetingHours,
 )
 from sim.tables import Table
+from sim.units import parse_duration
 from sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, ESCALATION_TARGETS, PRIORITY_RULES, TWEET_KINDS
 
 SECTIONS = ("scenario", "arrivals", "mix", "deflection", "customers", "handling", "agents", "sla",
-            "cost", "loadtest")
+            "cost", "loadtest", "staffing", "policy", "study")
+POLICIES = ("fixed", "proportional", "budget", "erlang")
+STUDY_PERIODS = ("month", "quarter", "half-year", "year")
 GATE_METRICS = ("p95_ingest_ms", "p99_ingest_ms", "error_share", "achieved_rate_ratio", "schedule_lag_p95_s",
                 "sla_attainment_gap")
 GATE_OPS = ("<", "<=", ">", ">=")
@@ -138,17 +144,20 @@ def scenario_from_dict(data: dict[str, Any], file: str = "<dict>") -> Scenario:
     sla = _sla(root.table("sla"))
     cost = _cost(root.table("cost"))
     loadtest = _loadtest(root.table("loadtest"))
+    staffing = _staffing(root.table("staffing"))
+    policy = _policy(root.table("policy"))
+    study = _study(root.table("study"))
     root.done(SECTIONS)
     for burst in arrivals.bursts:
         if burst.kind and burst.kind not in mix.kinds:
             raise ScenarioError(file, "arrivals.bursts.kind", f"got {burst.kind!r}, expected a kind from [mix.kinds]: {', '.join(mix.kinds)}")
     if arrivals.cascade.enabled and arrivals.cascade.kind not in mix.kinds:
         raise ScenarioError(file, "arrivals.cascade.kind", f"got {arrivals.cascade.kind!r}, expected a kind from [mix.kinds]: {', '.join(mix.kinds)}")
-    for kind in deflection.kinds:
+    for kind in deflection.kinds if deflection.enabled else ():
         if kind not in mix.kinds:
             raise ScenarioError(file, "deflection.kinds", f"got {kind!r}, expected kinds from [mix.kinds]: {', '.join(mix.kinds)}")
     return Scenario(meta, arrivals, mix, deflection, customers, handling, agents, sla, cost, loadtest,
-                    source=file, raw=raw)
+                    staffing=staffing, policy=policy, study=study, source=file, raw=raw)
 
 
 def _meta(t: Table) -> Meta:
@@ -409,3 +418,69 @@ def _loadtest(t: Table) -> LoadTest:
     )
     t.done()
     return lt
+
+
+def _staffing(t: Table) -> Staffing:
+    interval = t.duration("interval", "60m", positive=True)
+    if interval not in (1800.0, 3600.0):
+        raise t.error("interval", f"got {t.raw('interval')!r}, expected \"30m\" or \"60m\"")
+    lengths_raw = t.raw("lengths", ["4h", "6h", "8h"])
+    if not isinstance(lengths_raw, list) or not lengths_raw:
+        raise t.error("lengths", f'got {lengths_raw!r}, expected an array of durations such as ["4h", "8h"]')
+    lengths = []
+    for i, v in enumerate(lengths_raw):
+        try:
+            x = parse_duration(v)
+        except ValueError as exc:
+            raise t.error(f"lengths[{i}]", str(exc)) from None
+        if x <= 0 or x > 86400.0 or x % interval:
+            raise t.error(f"lengths[{i}]", f"got {v!r}, expected a whole number of intervals up to 24h")
+        lengths.append(x)
+    start_every = t.duration("start_every", interval, positive=True)
+    if start_every % interval:
+        raise t.error("start_every", f"got {t.raw('start_every')!r}, expected a multiple of the interval")
+    days_raw = t.raw("days", None)
+    days: tuple[tuple[int, ...], ...] = Staffing().days
+    if days_raw is not None:
+        if not isinstance(days_raw, list) or not days_raw:
+            raise t.error("days", 'expected an array of day sets, e.g. ["weekdays", "weekends", ["sat", "sun"]]')
+        # Each entry is read like a shift's ``days`` (a group name, a day name or a list of days).
+        sub = Table({str(i): v for i, v in enumerate(days_raw)}, t.file, t.key("days"))
+        days = tuple(sub.days(str(i)) for i in range(len(days_raw)))
+    s = Staffing(
+        interval=interval,
+        method=t.string("method", "isa", choices=("isa", "mol", "sipp")),
+        lengths=tuple(lengths),
+        start_every=start_every,
+        days=days,
+        max_agents_per_pattern=t.integer("max_agents_per_pattern", 0, low=0),
+        max_abandon=t.number("max_abandon", math.nan, low=0.0, high=1.0, low_open=True,
+                             what="a share of arrivals that abandon (0 < x <= 1)") if t.has("max_abandon") else math.nan,
+        iterations=t.integer("iterations", 8, low=1, high=100),
+        replications=t.integer("replications", 4, low=1, high=1000),
+    )
+    t.raw("max_abandon", None)
+    t.done()
+    return s
+
+
+def _policy(t: Table) -> Policy:
+    p = Policy(
+        name=t.string("name", "fixed", choices=POLICIES),
+        hiring_lag=t.duration("hiring_lag", "90d"),
+        budget_per_year=t.number("budget_per_year", 0.0, low=0.0, what="money per year (0 = twice the fixed team's cost)"),
+        method=t.string("method", "mol", choices=("mol", "sipp")),
+    )
+    t.done()
+    return p
+
+
+def _study(t: Table) -> Study:
+    s = Study(
+        period=t.string("period", "quarter", choices=STUDY_PERIODS),
+        sample=t.duration("sample", "7d", positive=True),
+        warmup=t.duration("warmup", "1d"),
+        policies=t.string_list("policies", POLICIES, ("fixed",)),
+    )
+    t.done()
+    return s

@@ -282,6 +282,62 @@ class LoadTest:
 
 
 @dataclass(frozen=True)
+class Staffing:
+    """``[staffing]``: how ``chirpdesk staff`` plans and which shift patterns it may use.
+
+    ``interval``: planning interval in seconds (1800 or 3600); ``method``: ``isa``
+    (simulation-based iterative staffing), ``mol`` (modified offered load) or ``sipp``
+    (pointwise stationary); ``lengths``: allowed shift lengths in seconds; ``start_every``:
+    granularity of shift start times in seconds (a multiple of ``interval``); ``days``: allowed
+    day sets of a pattern (each a tuple of weekdays, 0 = Monday); ``max_agents_per_pattern``:
+    cap on the count of one pattern (0 = no cap); ``max_abandon``: optional cap on the
+    abandonment probability per interval (share, NaN = none); ``iterations``: ISA iteration cap;
+    ``replications``: replications per ISA iteration.
+    """
+
+    interval: float = 3600.0
+    method: str = "isa"
+    lengths: tuple[float, ...] = (4 * 3600.0, 6 * 3600.0, 8 * 3600.0)
+    start_every: float = 3600.0
+    days: tuple[tuple[int, ...], ...] = ((0, 1, 2, 3, 4), (5, 6), (0,), (1,), (2,), (3,), (4,), (5,), (6,))
+    max_agents_per_pattern: int = 0
+    max_abandon: float = math.nan
+    iterations: int = 8
+    replications: int = 4
+
+
+@dataclass(frozen=True)
+class Policy:
+    """``[policy]``: how the team changes as adoption grows (multi-period studies).
+
+    ``name``: ``fixed`` (the scenario's shifts), ``proportional`` (shift counts scaled with volume
+    as it was ``hiring_lag`` seconds earlier), ``budget`` (``erlang`` capped at
+    ``budget_per_year`` money per year; 0 = twice the fixed team's yearly cost) or ``erlang``
+    (staff each period to the SLA with the analytic ``method``, ``mol`` or ``sipp``).
+    """
+
+    name: str = "fixed"
+    hiring_lag: float = 90 * 86400.0
+    budget_per_year: float = 0.0
+    method: str = "mol"
+
+
+@dataclass(frozen=True)
+class Study:
+    """``[study]``: sample weeks of a multi-period scenario instead of simulating every tweet.
+
+    ``period``: ``month``, ``quarter``, ``half-year`` or ``year``; ``sample``: simulated
+    (measured) length of each sample in seconds; ``warmup``: extra simulated seconds before it;
+    ``policies``: the staffing policies compared (see :class:`Policy`).
+    """
+
+    period: str = "quarter"
+    sample: float = 7 * 86400.0
+    warmup: float = 86400.0
+    policies: tuple[str, ...] = ("fixed",)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A whole scenario, validated; built by :func:`sim.loader.load_scenario`.
 
@@ -299,6 +355,9 @@ class Scenario:
     sla: SLA
     cost: Cost
     loadtest: LoadTest
+    staffing: Staffing = field(default_factory=Staffing)
+    policy: Policy = field(default_factory=Policy)
+    study: Study = field(default_factory=Study)
     source: str = "<memory>"
     raw: dict = field(default_factory=dict, compare=False, hash=False)
 

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
     scenario = load_from_args(args)
-    reps = args.replications or scenario.meta.replications
+    reps = scenario.meta.replications if args.replications is None else args.replications
     if reps < 1:
         from sim.errors import ChirpdeskError
 

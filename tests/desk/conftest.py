@@ -17,13 +17,14 @@ from urllib.parse import quote
 
 import pytest
 
-# Make `desk`, `sim` and `tests.desk.deskkit` importable however pytest is launched (plain
-# `pytest` with the default import mode does not put the repository root on sys.path).
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+# Make `desk`, `sim` and the helper module `deskkit` importable however pytest is launched
+# (plain `pytest` does not put the repository root on sys.path, and a site-packages `tests`
+# package can shadow ours, so the helpers are imported by their own unique module name).
+for _path in (Path(__file__).resolve().parents[2], Path(__file__).resolve().parent):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from tests.desk.deskkit import PG_ENV, Desk, DeskServer  # noqa: E402
+from deskkit import PG_ENV, Desk, DeskServer  # noqa: E402
 
 BACKENDS = ["sqlite", "postgresql"]
 

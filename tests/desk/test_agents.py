@@ -7,8 +7,7 @@ import time
 
 import httpx
 import pytest
-
-from tests.desk.deskkit import ADMIN, Desk, delivery, next_id, tweet
+from deskkit import ADMIN, Desk, delivery, next_id, tweet
 
 
 def _claim_all(url: str, requests: list[tuple[str, dict[str, str]]]) -> list[httpx.Response]:

@@ -1,0 +1,199 @@
+"""Matplotlib charts rendered to inline SVG strings (Agg backend, no files, no network).
+
+Each chart function returns a :class:`Plot`: the SVG markup plus how many data points it
+drew, which the page writes as ``<figure data-plot=NAME data-points=N>``. Colours come from
+:data:`COLORS` so the same quantity looks the same on every page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+
+from reports.format import WEEKDAYS  # noqa: E402
+
+#: One colour per quantity, used by every chart and by the page's CSS.
+COLORS: dict[str, str] = {
+    "demand": "#2563eb",      # arrivals, load, intended rate
+    "demand_light": "#93c5fd",
+    "staff": "#059669",       # agents, scheduled, capacity
+    "queue": "#d97706",       # queue length, waiting
+    "target": "#dc2626",      # SLA line, targets, failures
+    "good": "#16a34a",
+    "bad": "#dc2626",
+    "muted": "#64748b",       # warm-up, secondary lines, "A" in comparisons
+    "ink": "#1e293b",
+    "grid": "#e2e8f0",
+}
+
+#: Colours for lines that are not a fixed quantity (policies, endpoints, methods), in order.
+SERIES: tuple[str, ...] = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2",
+                           "#65a30d", "#9a3412")
+
+STYLE = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.edgecolor": "#94a3b8",
+    "axes.labelcolor": COLORS["ink"],
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": COLORS["grid"],
+    "grid.linewidth": 0.8,
+    "xtick.color": "#475569",
+    "ytick.color": "#475569",
+    "legend.frameon": False,
+    "legend.fontsize": 9,
+    "svg.fonttype": "none",   # text stays text: small, sharp, searchable
+    "figure.dpi": 100,
+}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A rendered chart: ``name`` (stable id, used as ``data-plot``), ``svg`` markup, ``points``
+    (data points drawn, summed over series), ``title`` and a plain-language ``caption``."""
+
+    name: str
+    title: str
+    caption: str
+    svg: str
+    points: int
+
+
+@contextmanager
+def figure(name: str, width: float = 9.0, height: float = 3.2, nrows: int = 1,
+           ncols: int = 1, **kw: object) -> Iterator[tuple[Figure, object]]:
+    """Open a styled figure (inches) whose SVG ids are salted with ``name``; always closed."""
+    with plt.rc_context({**STYLE, "svg.hashsalt": f"chirpdesk-{name}"}):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=True, **kw)
+        try:
+            yield fig, axes
+        finally:
+            plt.close(fig)
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as a standalone ``<svg>`` element that scales to its container's width."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08,
+                metadata={"Date": None, "Creator": None})
+    text = buf.getvalue()
+    text = text[text.index("<svg"):]
+    # Keep the viewBox, drop the fixed size: CSS sizes the chart.
+    text = re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1', text, count=1)
+    return text.replace("<svg", '<svg role="img" preserveAspectRatio="xMidYMid meet"', 1)
+
+
+def finish(name: str, title: str, caption: str, fig: Figure, points: int) -> Plot:
+    """Render ``fig`` and wrap it as a :class:`Plot`."""
+    return Plot(name=name, title=title, caption=caption, svg=to_svg(fig), points=int(points))
+
+
+# -- time axes ------------------------------------------------------------------------------
+
+def to_dates(start: dt.datetime, seconds: np.ndarray) -> np.ndarray:
+    """Matplotlib date numbers for ``seconds`` after ``start``."""
+    return mdates.date2num(start) + np.asarray(seconds, dtype=float) / 86400.0
+
+
+def time_axis(ax: object, span_s: float) -> None:
+    """Label a date x axis with weekdays and hours suited to a span of ``span_s`` seconds."""
+    days = span_s / 86400.0
+    if days <= 3.5:
+        ax.xaxis.set_major_locator(mdates.HourLocator(byhour=[0, 6, 12, 18]))
+        ax.xaxis.set_major_formatter(FuncFormatter(_weekday_hour))
+    elif days <= 22:
+        ax.xaxis.set_major_locator(mdates.DayLocator())
+        ax.xaxis.set_minor_locator(mdates.HourLocator(byhour=[6, 12, 18]))
+        ax.xaxis.set_major_formatter(FuncFormatter(_weekday_date))
+    else:
+        loc = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
+def _weekday_hour(x: float, _pos: object = None) -> str:
+    t = mdates.num2date(x)
+    return f"{WEEKDAYS[t.weekday()]} {t:%H:%M}"
+
+
+def _weekday_date(x: float, _pos: object = None) -> str:
+    t = mdates.num2date(x)
+    return f"{WEEKDAYS[t.weekday()]}\n{t:%d %b}"
+
+
+def shade_warmup(ax: object, start: dt.datetime, warmup_s: float, label: bool = True) -> None:
+    """Grey out the warm-up period (simulated but not counted in the headline numbers)."""
+    if warmup_s <= 0:
+        return
+    x0, x1 = to_dates(start, np.array([0.0, warmup_s]))
+    ax.axvspan(x0, x1, color="#f1f5f9", zorder=0, lw=0)
+    if label:
+        ax.text(x0 + (x1 - x0) / 2, 0.97, "warm-up\n(not counted)", transform=ax.get_xaxis_transform(),
+                ha="center", va="top", fontsize=8, color=COLORS["muted"])
+
+
+def percent_axis(ax: object, which: str = "y") -> None:
+    """Format an axis holding 0..1 shares as percentages."""
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+def minutes_axis(ax: object, which: str = "x") -> None:
+    """Format an axis holding seconds as minutes."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v / 60:g}"))
+
+
+# -- distributions --------------------------------------------------------------------------
+
+def ecdf_points(values: np.ndarray, total: int | None = None, max_points: int = 1500) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical CDF of the finite ``values`` as share of ``total`` (default: their count).
+
+    NaN values count in ``total`` but never reach the curve (e.g. tweets never answered).
+    Thinned to at most ``max_points`` vertices for drawing; returns ``(x, y)``.
+    """
+    v = np.sort(np.asarray(values, dtype=float)[np.isfinite(values)])
+    n_total = total if total is not None else v.size
+    if v.size == 0 or n_total == 0:
+        return np.array([]), np.array([])
+    y = np.arange(1, v.size + 1) / n_total
+    if v.size > max_points:
+        idx = np.unique(np.linspace(0, v.size - 1, max_points).round().astype(int))
+        v, y = v[idx], y[idx]
+    return np.concatenate([[0.0], v]), np.concatenate([[0.0], y])
+
+
+def step_series(ax: object, x: np.ndarray, y: np.ndarray, width: float, **kw: object) -> None:
+    """Draw interval values as steps spanning ``[x, x + width)`` (the last step included)."""
+    xs = np.append(x, x[-1] + width) if len(x) else x
+    ys = np.append(y, y[-1]) if len(y) else y
+    ax.step(xs, ys, where="post", **kw)
+
+
+def bar_labels(ax: object, bars: object, texts: Sequence[str], inside: bool = False) -> None:
+    """Write ``texts`` at the end of horizontal ``bars``."""
+    for bar, text in zip(bars, texts, strict=True):
+        w = bar.get_width()
+        ax.text(w, bar.get_y() + bar.get_height() / 2, f" {text}", va="center", ha="left",
+                fontsize=9, color=COLORS["ink"])
+    if not inside:
+        ax.margins(x=0.18)

@@ -1,0 +1,63 @@
+"""``chirpdesk serve``: wiring into the CLI, zero-config start, one-line errors, graceful stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from deskkit import REPO, delivery, free_port, signed, tweet
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def test_serve_is_registered_in_the_chirpdesk_cli() -> None:
+    from sim.cli import COMMANDS, build_parser
+
+    assert "desk.cli" in COMMANDS
+    args = build_parser().parse_args(["serve", "--port", "9999", "--db", "x.sqlite3"])
+    assert (args.port, args.db) == (9999, "x.sqlite3") and callable(args.func)
+
+
+def test_bad_db_is_one_line_error_exit_2(tmp_path) -> None:
+    r = subprocess.run([sys.executable, "-m", "sim", "serve", "--db", "mysql://x/y"], cwd=tmp_path,
+                       env=_env(), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("chirpdesk: error: --db") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_zero_config_serve_then_graceful_shutdown_keeps_acked_data(tmp_path) -> None:
+    port = free_port()
+    env = {**_env(), "CHIRPDESK_SECRET": "s"}
+    env.pop("CHIRPDESK_DB", None)
+    proc = subprocess.Popen([sys.executable, "-m", "desk", "serve", "--port", str(port)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        t = tweet("hello there")
+        body = delivery([t])
+        r = httpx.post(url + "/webhooks/twitter", content=body, headers=signed(body, "s"))
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    # uvicorn re-raises the caught SIGTERM after its graceful shutdown, hence -15 is a clean exit.
+    assert proc.returncode in (0, -signal.SIGTERM), out
+    assert b"Application shutdown complete" in out
+    db = tmp_path / "chirpdesk-desk.sqlite3"
+    assert db.exists()
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT id_str FROM tweets").fetchall() == [(t["id_str"],)]

@@ -1,0 +1,106 @@
+"""Pure functions of the desk: triage rules, signatures, payload validation, config, stats."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+from deskkit import tweet
+
+from desk.config import DeskConfig, config_from_env, config_to_env, parse_agents
+from desk.metrics import Histogram, percentile
+from desk.schema import InvalidInput, parse_delivery
+from desk.signature import crc_response, sign, verify
+from desk.storage import describe_db
+from desk.triage import triage
+from sim.errors import ChirpdeskError
+from sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_CLASSES, TWEET_KINDS
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Free followers! click here", "spam"),
+        ("@AcmeHelp is the site down for everyone?", "outage_report"),
+        ("I can\u2019t log in since this morning", "outage_report"),
+        ("third time this week #fail", "complaint"),
+        ("absolutely ridiculous, I want a refund", "complaint"),
+        ("how do I change my address", "question"),
+        ("thanks, you folks are awesome", "praise"),
+        ("just switched plans", "feedback"),
+        ("show me the download page", "feedback"),  # "how"/"down" only as whole words
+        ("@shop_down_under see https://x.co/why?", "feedback"),  # mentions and links ignored
+    ],
+)
+def test_kind_rules(text: str, kind: str) -> None:
+    result = triage(text)
+    assert result.kind == kind
+    assert result.kind in TWEET_KINDS
+    assert result.reasons[0].startswith("kind:")
+
+
+def test_priority_rules() -> None:
+    assert triage("where is my parcel?", 5).priority == "normal"
+    assert triage("where is my parcel?", DEFAULT_INFLUENCER_FOLLOWERS).priority == "influencer"
+    assert triage("where is my parcel? #fail", 3).priority == "fail"
+    assert triage("app is broken", 3).priority == "fail"
+    assert triage("where is my parcel?", 500, influencer_followers=100).priority == "influencer"
+    assert [triage(t, f).rank for t, f in (("x #fail", 0), ("x", 10**6), ("x", 0))] == [0, 1, 2]
+    assert PRIORITY_CLASSES[triage("x", 0).rank] == "normal"
+    assert triage("is it down?").needs_reply and not triage("love it").needs_reply
+
+
+def test_signature_matches_x_algorithm() -> None:
+    expected = "sha256=" + base64.b64encode(hmac.new(b"k", b"body", hashlib.sha256).digest()).decode()
+    assert sign("k", b"body") == expected
+    assert crc_response("k", "tok") == {"response_token": sign("k", "tok")}
+    assert verify("k", b"body", expected)
+    assert not verify("k", b"body2", expected)
+    assert not verify("k", b"body", None)
+    assert not verify("k", b"body", "sha256=\u00e9")
+
+
+def test_delivery_parsing_keeps_real_fields() -> None:
+    t = tweet("hi", id_str="1234", user_id="77", followers=12, reply_to="99", created=1_700_000_000.5)
+    d = parse_delivery({"for_user_id": "5", "tweet_create_events": [t]})
+    (parsed,) = d.tweets
+    assert (parsed.id_str, parsed.author_id, parsed.followers_count, parsed.in_reply_to_status_id_str) == (
+        "1234", "77", 12, "99")
+    assert parsed.created_at == pytest.approx(1_700_000_000.5)  # timestamp_ms precision wins
+    no_ms = {k: v for k, v in t.items() if k != "timestamp_ms"}
+    assert parse_delivery({"for_user_id": "5", "tweet_create_events": [no_ms]}).tweets[0].created_at == 1_700_000_000
+    long = {**t, "extended_tweet": {"full_text": "the whole long text"}}
+    assert parse_delivery({"for_user_id": "5", "tweet_create_events": [long]}).tweets[0].text == "the whole long text"
+    with pytest.raises(InvalidInput) as err:
+        parse_delivery({"for_user_id": "5", "tweet_create_events": [{**t, "text": "a\x00b"}]})
+    assert err.value.field == "tweet_create_events[0].text"
+
+
+def test_config_env_round_trip_and_errors() -> None:
+    cfg = config_from_env({"CHIRPDESK_SLA_SECONDS": "300", "CHIRPDESK_AGENTS": "ann:tokentoken",
+                           "CHIRPDESK_DB": "postgresql://u@h/db"})
+    assert cfg.sla_seconds == 300 and cfg.agents == {"ann": "tokentoken"}
+    assert config_from_env(config_to_env(cfg)) == cfg
+    assert DeskConfig().sla_seconds == 600 and DeskConfig().db == "./chirpdesk-desk.sqlite3"
+    with pytest.raises(ChirpdeskError, match="CHIRPDESK_QUEUE_MAX"):
+        config_from_env({"CHIRPDESK_QUEUE_MAX": "lots"})
+    with pytest.raises(ChirpdeskError, match="sla_seconds"):
+        config_from_env({"CHIRPDESK_SLA_SECONDS": "-1"})
+    with pytest.raises(ChirpdeskError):
+        parse_agents("nocolon")
+    assert describe_db("x.sqlite3") == ("sqlite", "x.sqlite3")
+    assert describe_db("sqlite:///tmp/a.db") == ("sqlite", "/tmp/a.db")
+    with pytest.raises(ChirpdeskError, match="--db"):
+        describe_db("mysql://nope")
+
+
+def test_percentiles_and_histogram() -> None:
+    assert percentile([], 50) is None
+    assert percentile([10.0], 95) == 10.0
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    hist = Histogram.of((1, 10), [0.5, 5, 50])
+    lines = hist.render("h")
+    assert 'h_bucket{le="1"} 1' in lines and 'h_bucket{le="10"} 2' in lines
+    assert 'h_bucket{le="+Inf"} 3' in lines and "h_count 3" in lines
