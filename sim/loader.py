@@ -41,7 +41,12 @@ from sim.scenario import (
 )
 from sim.tables import Table
 from sim.units import parse_duration
-from sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, ESCALATION_TARGETS, PRIORITY_RULES, TWEET_KINDS
+from sim.vocabulary import (
+    DEFAULT_INFLUENCER_FOLLOWERS,
+    ESCALATION_TARGETS,
+    PRIORITY_RULES,
+    TWEET_KINDS,
+)
 
 SECTIONS = ("scenario", "arrivals", "mix", "deflection", "customers", "handling", "agents", "sla",
             "cost", "loadtest", "staffing", "policy", "study")
@@ -328,7 +333,7 @@ def _handling(t: Table) -> Handling:
 
 
 def _agents(t: Table) -> Agents:
-    shifts = []
+    shifts: list[Shift] = []
     for s in t.tables("shifts"):
         start = s.clock("start", 0.0)
         end = s.clock("end", 86400.0)
