@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
+import threading
 from collections.abc import Callable, Iterator
 
 from sim.loader import load_scenario
@@ -27,32 +27,25 @@ def load_from_args(args: argparse.Namespace) -> Scenario:
 
 @contextlib.contextmanager
 def progress_bar(label: str, total: int, quiet: bool = False) -> Iterator[Callable[[], None]]:
-    """A rich progress bar that appears only if the work takes longer than a second.
+    """A rich progress bar (on stderr, when it is a terminal) that appears only if the work is
+    still running after one second, so quick runs stay quiet.
 
-    Yields ``advance()``; prints to stderr so stdout stays clean for pipes.
+    Yields ``advance()``, to be called once per finished unit of work.
     """
     if quiet or not sys.stderr.isatty():
         yield lambda: None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    start = time.perf_counter()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        transient=True)
+                        transient=True, console=Console(stderr=True))
     task = progress.add_task(label, total=total)
-    started = False
-
-    def advance() -> None:
-        nonlocal started
-        if not started and time.perf_counter() - start > 1.0:
-            progress.start()
-            started = True
-        progress.advance(task)
-
+    timer = threading.Timer(1.0, progress.start)
+    timer.daemon = True
+    timer.start()
     try:
-        progress.start()
-        started = True
-        yield advance
+        yield lambda: progress.advance(task)
     finally:
-        if started:
-            progress.stop()
+        timer.cancel()
+        progress.stop()

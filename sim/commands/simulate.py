@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from sim.commands.common import add_scenario_arguments, load_from_args, progress_bar
@@ -53,11 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_report(out: Path) -> None:
-    """Render report.html when the reports package is available (it is part of chirpdesk)."""
-    try:
-        from reports import render_run_report
-    except ImportError:  # reports/ not built yet in this checkout
-        return
-    t0 = time.perf_counter()
+    """Render report.html next to the data files (reports/ is part of the distribution)."""
+    from reports import render_run_report
+
     render_run_report(out)
-    _ = time.perf_counter() - t0
