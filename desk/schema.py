@@ -8,12 +8,17 @@ sends is ignored, as X adds fields over time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 #: X's ``created_at`` format, e.g. ``Wed Oct 10 20:19:24 +0000 2018``.
 CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"
+_CREATED_AT_SHAPE = re.compile(
+    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    r" [0-3]\d [0-2]\d:[0-5]\d:[0-6]\d [+-]\d{4} \d{4}"
+)
 #: Longest tweet/DM text stored, characters (X DMs allow 10,000; tweets far fewer).
 MAX_TEXT = 10_000
 #: Longest id accepted (X ids are 64-bit integers: at most 20 digits).
@@ -127,10 +132,15 @@ def parse_tweet(raw: Any, path: str) -> Tweet:
         text = _text(extended["full_text"], f"{path}.extended_tweet.full_text")
     else:
         text = _text(obj.get("text"), f"{path}.text")
-    # created_at is always present; timestamp_ms, when present, adds millisecond precision.
-    created = _created_at(obj.get("created_at"), f"{path}.created_at")
+    # created_at is always present; timestamp_ms, when present, adds millisecond precision and
+    # spares the (slow) strptime: then created_at only has its shape checked.
     if obj.get("timestamp_ms") is not None:
         created = _epoch_ms(obj["timestamp_ms"], f"{path}.timestamp_ms")
+        raw_created = obj.get("created_at")
+        if not isinstance(raw_created, str) or not _CREATED_AT_SHAPE.fullmatch(raw_created):
+            raise InvalidInput(f"{path}.created_at", "expected X's format 'Wed Oct 10 20:19:24 +0000 2018'")
+    else:
+        created = _created_at(obj.get("created_at"), f"{path}.created_at")
     user = _obj(obj.get("user"), f"{path}.user")
     author_id = _id(user.get("id_str"), f"{path}.user.id_str")
     screen_name = user.get("screen_name", "")

@@ -19,6 +19,7 @@ from sim.errors import ChirpdeskError
 COMMANDS: tuple[str, ...] = (
     "sim.commands.simulate",
     "desk.cli",
+    "loadtests.cli",
 )
 
 
