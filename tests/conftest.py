@@ -1,44 +1,17 @@
-"""Shared fixtures: paths, and small scenarios written inline as TOML."""
+"""Shared fixtures for the simulation tests."""
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "scenarios"
+# Tests import small helper modules (simkit, deskkit...) from their folders; with pytest's
+# importlib import mode the folders must be put on sys.path explicitly.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-#: In CI (``CHIRPDESK_CI=1``) tests that need PostgreSQL or Chromium must run, not skip.
-IN_CI = os.environ.get("CHIRPDESK_CI") == "1"
-
-MINIMAL = """
-[scenario]
-name = "tiny"
-start = 2024-03-04T00:00:00
-horizon = "2d"
-warmup = "2h"
-seed = 1
-replications = 2
-
-[arrivals]
-base_rate = 30
-
-[mix]
-kinds = { question = 0.7, praise = 0.3 }
-needs_reply = ["question"]
-
-[handling]
-compose = { dist = "exponential", mean = "2m" }
-
-[[agents.shifts]]
-name = "all day"
-days = "all"
-start = "00:00"
-end = "24:00"
-count = 2
-"""
+from simkit import MINIMAL, SCENARIOS  # noqa: E402
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SCENARIOS
 from sim.cli import main
 from sim.metrics import METRIC_UNITS
+from simkit import ROOT, SCENARIOS
 
 SHORT = ["--set", "scenario.horizon=2d", "--set", "scenario.warmup=6h"]
 

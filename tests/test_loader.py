@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import MINIMAL, ROOT
 from sim.errors import ScenarioError
 from sim.loader import load_scenario, scenario_from_toml, with_overrides
+from simkit import MINIMAL, ROOT
 
 
 def test_minimal_scenario_resolves_units(minimal_toml):

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from conftest import SCENARIOS
 from sim.loader import load_scenario
 from sim.run import run_scenario
+from simkit import SCENARIOS
 
 ALL = sorted(SCENARIOS.glob("*.toml"))
 REQUIRED = {"baseline", "erlang-check", "outage-storm", "adoption-2011-2016", "tweeting-hours",
