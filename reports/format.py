@@ -31,25 +31,34 @@ def share(value: Any, digits: int = 1) -> str:
 
 
 def duration(seconds: Any) -> str:
-    """Seconds as a readable duration: ``42.3`` -> ``"42 s"``, ``247.7`` -> ``"4.1 min"``, ``7200`` -> ``"2.0 h"``."""
+    """Seconds as a readable duration: ``42.3`` -> ``"42 s"``, ``247.7`` -> ``"4.1 min"``, ``7200`` -> ``"2 h"``."""
     if is_missing(seconds):
         return MISSING
     s = float(seconds)
     if abs(s) < 90:
         return f"{s:.0f} s"
     if abs(s) < 90 * 60:
-        return f"{s / 60:.1f} min"
+        return f"{_one_decimal(s / 60)} min"
     if abs(s) < 48 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+        return f"{_one_decimal(s / 3600)} h"
+    if abs(s) < 365 * 86400:
+        return f"{_one_decimal(s / 86400)} d"
+    return f"{_one_decimal(s / (365 * 86400))} y"
+
+
+def _one_decimal(v: float) -> str:
+    """One decimal, dropped when it is zero: ``10.0`` -> ``"10"``, ``4.13`` -> ``"4.1"``."""
+    text = f"{v:.1f}"
+    return text[:-2] if text.endswith(".0") else text
 
 
 def money(value: Any, currency: str = "USD") -> str:
-    """An amount with its currency: ``6.7788`` -> ``"$6.78"``, ``38267.5`` -> ``"$38,268"``."""
+    """An amount with its currency: ``6.7788`` -> ``"$6.78"``, ``38267.5`` -> ``"$38,268"``
+    (cents only below 100)."""
     if is_missing(value):
         return MISSING
     v = float(value)
-    text = f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
+    text = f"{v:,.2f}" if abs(v) < 100 else f"{v:,.0f}"
     symbol = CURRENCY_SYMBOLS.get(currency.upper())
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
 

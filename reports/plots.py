@@ -21,8 +21,9 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter  # noqa: E402
 
 from reports.format import WEEKDAYS  # noqa: E402
 
@@ -40,9 +41,16 @@ COLORS: dict[str, str] = {
     "grid": "#e2e8f0",
 }
 
+#: Occupancy colours: pale to blue up to 85% (healthy), orange to red above (no slack).
+OCCUPANCY_CMAP = LinearSegmentedColormap.from_list("occupancy", [
+    (0.0, "#f8fafc"), (0.5, "#93c5fd"), (0.849, "#1d4ed8"), (0.85, "#f59e0b"), (1.0, "#b91c1c")])
+
 #: Colours for lines that are not a fixed quantity (policies, endpoints, methods), in order.
 SERIES: tuple[str, ...] = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2",
                            "#65a30d", "#9a3412")
+
+#: Figure widths in inches: full-width charts, and charts shown two to a row.
+WIDE, HALF = 11.0, 5.4
 
 STYLE = {
     "font.family": "sans-serif",
@@ -76,14 +84,16 @@ class Plot:
     caption: str
     svg: str
     points: int
+    wide: bool = True
 
 
 @contextmanager
-def figure(name: str, width: float = 9.0, height: float = 3.2, nrows: int = 1,
+def figure(name: str, width: float = WIDE, height: float = 3.2, nrows: int = 1,
            ncols: int = 1, **kw: object) -> Iterator[tuple[Figure, object]]:
     """Open a styled figure (inches) whose SVG ids are salted with ``name``; always closed."""
     with plt.rc_context({**STYLE, "svg.hashsalt": f"chirpdesk-{name}"}):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=True, **kw)
+        kw.setdefault("squeeze", True)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **kw)
         try:
             yield fig, axes
         finally:
@@ -103,8 +113,9 @@ def to_svg(fig: Figure) -> str:
 
 
 def finish(name: str, title: str, caption: str, fig: Figure, points: int) -> Plot:
-    """Render ``fig`` and wrap it as a :class:`Plot`."""
-    return Plot(name=name, title=title, caption=caption, svg=to_svg(fig), points=int(points))
+    """Render ``fig`` and wrap it as a :class:`Plot` (narrow figures sit two to a row)."""
+    return Plot(name=name, title=title, caption=caption, svg=to_svg(fig), points=int(points),
+                wide=fig.get_figwidth() >= 6)
 
 
 # -- time axes ------------------------------------------------------------------------------
@@ -141,14 +152,13 @@ def _weekday_date(x: float, _pos: object = None) -> str:
 
 
 def shade_warmup(ax: object, start: dt.datetime, warmup_s: float, label: bool = True) -> None:
-    """Grey out the warm-up period (simulated but not counted in the headline numbers)."""
+    """Grey out the warm-up period (simulated but not counted in the headline numbers);
+    with ``label`` it gets a legend entry."""
     if warmup_s <= 0:
         return
     x0, x1 = to_dates(start, np.array([0.0, warmup_s]))
-    ax.axvspan(x0, x1, color="#f1f5f9", zorder=0, lw=0)
-    if label:
-        ax.text(x0 + (x1 - x0) / 2, 0.97, "warm-up\n(not counted)", transform=ax.get_xaxis_transform(),
-                ha="center", va="top", fontsize=8, color=COLORS["muted"])
+    ax.axvspan(x0, x1, color="#e2e8f0", alpha=0.6, zorder=0, lw=0,
+               label="warm-up (not counted)" if label else None)
 
 
 def percent_axis(ax: object, which: str = "y") -> None:
@@ -157,10 +167,23 @@ def percent_axis(ax: object, which: str = "y") -> None:
     axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
 
 
-def minutes_axis(ax: object, which: str = "x") -> None:
-    """Format an axis holding seconds as minutes."""
+#: Tick steps (seconds) for axes of waiting times, smallest first.
+NICE_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600,
+                12 * 3600, 86400)
+
+
+def minutes_axis(ax: object, span_s: float, which: str = "x") -> str:
+    """Tick an axis holding seconds at round steps and label it in s, min or h.
+
+    Returns the unit word used (``"seconds"``, ``"minutes"`` or ``"hours"``) for the axis label.
+    """
     axis = ax.xaxis if which == "x" else ax.yaxis
-    axis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v / 60:g}"))
+    step = next((s for s in NICE_STEPS_S if span_s / s <= 8), NICE_STEPS_S[-1])
+    axis.set_major_locator(MultipleLocator(step))
+    unit, size = (("seconds", 1.0) if span_s < 180 else ("minutes", 60.0) if span_s < 3 * 3600
+                  else ("hours", 3600.0))
+    axis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v / size:g}"))
+    return unit
 
 
 # -- distributions --------------------------------------------------------------------------
@@ -189,11 +212,19 @@ def step_series(ax: object, x: np.ndarray, y: np.ndarray, width: float, **kw: ob
     ax.step(xs, ys, where="post", **kw)
 
 
-def bar_labels(ax: object, bars: object, texts: Sequence[str], inside: bool = False) -> None:
-    """Write ``texts`` at the end of horizontal ``bars``."""
-    for bar, text in zip(bars, texts, strict=True):
-        w = bar.get_width()
-        ax.text(w, bar.get_y() + bar.get_height() / 2, f" {text}", va="center", ha="left",
+def top_legend(fig: Figure, ax: object, ncols: int = 6, anchor: object = None) -> None:
+    """Put ``ax``'s legend in one row just above the top edge of ``anchor`` (default ``ax``),
+    where it cannot hide data."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        (anchor or ax).legend(handles, labels, loc="lower right", ncols=min(ncols, len(handles)),
+                  bbox_to_anchor=(1.0, 1.0), fontsize=9, borderaxespad=0.2)
+
+
+def bar_labels(ax: object, bars: object, texts: Sequence[str],
+               at: Sequence[float] | None = None) -> None:
+    """Write ``texts`` right of horizontal ``bars`` (or at x positions ``at``, e.g. CI ends)."""
+    for i, (bar, text) in enumerate(zip(bars, texts, strict=True)):
+        x = bar.get_width() if at is None else at[i]
+        ax.text(x, bar.get_y() + bar.get_height() / 2, f"  {text}", va="center", ha="left",
                 fontsize=9, color=COLORS["ink"])
-    if not inside:
-        ax.margins(x=0.18)

@@ -4,7 +4,6 @@ escalation and the scenario as run — all from summary.json, intervals.csv, con
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +110,6 @@ def week_shape(iv: Table, info: dict[str, Any]) -> Plot:
                               lw=1.2, label="needing a reply")
         top.set_ylabel("tweets per hour")
         top.set_ylim(bottom=0)
-        top.legend(loc="upper right", ncols=2)
         plots.step_series(bottom, x, iv["agents"], w_days, color=COLORS["staff"], lw=1.6)
         bottom.fill_between(np.append(x, x[-1] + w_days), np.append(iv["agents"], iv["agents"][-1]),
                             step="post", color=COLORS["staff"], alpha=0.12, lw=0)
@@ -119,6 +117,7 @@ def week_shape(iv: Table, info: dict[str, Any]) -> Plot:
         bottom.set_ylim(bottom=0)
         for ax in (top, bottom):
             plots.shade_warmup(ax, start, info["warmup_s"], label=ax is top)
+        plots.top_legend(fig, top)
         plots.time_axis(bottom, info["horizon_s"])
         points = 2 * len(x) + (len(x) if "needs_reply" in iv else 0)
         return plots.finish(
@@ -134,12 +133,13 @@ def queue_length(iv: Table, info: dict[str, Any]) -> Plot:
     w = info["interval_s"] / 86400.0
     q = iv["queue_mean"]
     with plots.figure("queue_length", height=2.8) as (fig, ax):
-        plots.step_series(ax, x, q, w, color=COLORS["queue"], lw=1.5)
+        plots.step_series(ax, x, q, w, color=COLORS["queue"], lw=1.5, label="tweets waiting (hourly mean)")
         ax.fill_between(np.append(x, x[-1] + w), np.append(q, q[-1]), step="post",
                         color=COLORS["queue"], alpha=0.18, lw=0)
         ax.set_ylabel("tweets waiting")
         ax.set_ylim(bottom=0)
         plots.shade_warmup(ax, info["start"], info["warmup_s"])
+        plots.top_legend(fig, ax)
         plots.time_axis(ax, info["horizon_s"])
         peak = int(np.nanargmax(q)) if np.isfinite(q).any() else 0
         when = fmt.moment(info["start"], iv["start"][peak]) if len(q) else ""
@@ -166,8 +166,8 @@ def sla_by_interval(iv: Table, info: dict[str, Any]) -> Plot | None:
         ax.axhline(target, color=COLORS["target"], lw=1.2, ls="--", label=f"target {fmt.share(target, 0)}")
         ax.set_ylim(0, 1.02)
         plots.percent_axis(ax)
-        ax.legend(loc="lower left", ncols=2)
         plots.shade_warmup(ax, info["start"], info["warmup_s"])
+        plots.top_legend(fig, ax)
         plots.time_axis(ax, info["horizon_s"])
         in_window = (iv["start"] >= info["warmup_s"]) & np.isfinite(s)
         below = int(np.sum(s[in_window] < target))
@@ -198,46 +198,51 @@ def first_response_plots(conv: Table, info: dict[str, Any]) -> list[Plot]:
     cap = max(float(np.percentile(answered, 99)), 2 * within)
     over = int(np.sum(answered > cap))
     out = []
-    with plots.figure("first_response_histogram", width=4.6, height=3.0) as (fig, ax):
+    with plots.figure("first_response_histogram", width=plots.HALF, height=3.2) as (fig, ax):
         bins = np.linspace(0, cap, 41)
         ax.hist(np.minimum(answered, cap), bins=bins, color=COLORS["demand"], alpha=0.85)
         ax.axvline(within, color=COLORS["target"], lw=1.5, ls="--")
         ax.text(within, 0.97, f" SLA {fmt.duration(within)}", transform=ax.get_xaxis_transform(),
                 color=COLORS["target"], va="top", fontsize=9)
-        plots.minutes_axis(ax)
-        ax.set_xlabel("minutes to first response")
+        ax.set_xlabel(f"{plots.minutes_axis(ax, cap)} to first response")
         ax.set_ylabel("tweets")
         tail = f" The last bar also holds the {over:,} slower replies." if over else ""
+        missed = (f"bars right of the red line took longer than the {fmt.duration(within)} SLA"
+                  if info["sla_basis"] != "pickup" else
+                  f"red line: the {fmt.duration(within)} SLA (counted on pick-up time here)")
         out.append(plots.finish(
             "first_response_histogram", "How long customers wait for a first reply",
             f"First-response times of the {answered.size:,} answered tweets in replication 1; "
-            f"bars right of the red line missed the {fmt.duration(within)} SLA.{tail}", fig, answered.size))
+            f"{missed}.{tail}", fig, answered.size))
     x, y = plots.ecdf_points(frt, total=n)
-    met = float(np.sum(answered <= within)) / n
-    with plots.figure("first_response_cdf", width=4.6, height=3.0) as (fig, ax):
+    pickup = info["sla_basis"] == "pickup" and "wait_s" in conv
+    basis = conv["wait_s"][mask] if pickup else frt
+    met = float(np.sum(basis[np.isfinite(basis)] <= within)) / n
+    with plots.figure("first_response_cdf", width=plots.HALF, height=3.2) as (fig, ax):
         ax.plot(x, y, color=COLORS["demand"], lw=1.8, drawstyle="steps-post", label="first response")
-        if info["sla_basis"] == "pickup" and "wait_s" in conv:
-            wx, wy = plots.ecdf_points(conv["wait_s"][mask], total=n)
-            ax.plot(wx, wy, color=COLORS["queue"], lw=1.4, drawstyle="steps-post", label="picked up")
+        if pickup:
+            wx, wy = plots.ecdf_points(basis, total=n)
+            ax.plot(wx, wy, color=COLORS["queue"], lw=1.6, drawstyle="steps-post",
+                    label="picked up (SLA basis)")
         ax.axvline(within, color=COLORS["target"], lw=1.5, ls="--")
         ax.axhline(info["sla_share"], color=COLORS["target"], lw=1, ls=":")
         ax.plot([within], [met], "o", color=COLORS["target"], ms=5)
-        ax.annotate(f"{fmt.share(met)} within {fmt.duration(within)}", (within, met),
-                    xytext=(8, -14), textcoords="offset points", fontsize=9, color=COLORS["ink"])
+        ax.annotate(f"{fmt.share(met)} {'picked up' if pickup else 'answered'} within {fmt.duration(within)}",
+                    (within, met), xytext=(8, -14), textcoords="offset points", fontsize=9,
+                    color=COLORS["ink"])
         ax.set_xlim(0, cap)
         ax.set_ylim(0, 1.02)
         plots.percent_axis(ax)
-        plots.minutes_axis(ax)
-        ax.set_xlabel("minutes to first response")
+        ax.set_xlabel(f"{plots.minutes_axis(ax, cap)} to first response")
         ax.set_ylabel("share of tweets needing a reply")
         ax.legend(loc="lower right")
-        basis = (" The SLA here counts pick-up time (orange), as Erlang C does." if info["sla_basis"] == "pickup"
-                 else "")
+        note = (" This scenario's SLA counts pick-up time (orange), as Erlang C does."
+                if pickup else "")
         out.append(plots.finish(
             "first_response_cdf", "Share answered within a given time",
             f"Share of tweets answered within each time (replication 1, {n:,} tweets needing a reply; "
             f"never-answered tweets keep the curve below 100%). Red dashed line: the "
-            f"{fmt.duration(within)} SLA; dotted: the {fmt.share(info['sla_share'], 0)} target.{basis}",
+            f"{fmt.duration(within)} SLA; dotted: the {fmt.share(info['sla_share'], 0)} target.{note}",
             fig, n))
     return out
 
@@ -249,8 +254,8 @@ def occupancy(iv: Table, info: dict[str, Any]) -> Plot | None:
         occ = np.where(staffed > 0, busy / staffed, np.nan)
     if not np.isfinite(occ).any():
         return None
-    caption_tail = ("Above about 85% agents have no slack: queues grow quickly when tweets bunch up. "
-                    "Blank cells: nobody on shift.")
+    caption_tail = ("Blue: room to absorb a burst. Orange and red (85% and above): agents have no "
+                    "slack, so queues grow quickly when tweets bunch up. Blank cells: nobody on shift.")
     if info["interval_s"] <= 3600 and info["horizon_s"] <= 35 * 86400:
         times = [info["start"] + dt.timedelta(seconds=float(s)) for s in iv["start"]]
         days = sorted({t.date() for t in times})
@@ -263,16 +268,21 @@ def occupancy(iv: Table, info: dict[str, Any]) -> Plot | None:
                 grid_n[row[t.date()], t.hour] += 1
         with np.errstate(invalid="ignore"):
             grid = np.where(grid_n > 0, grid_sum / grid_n, np.nan)
-        height = 1.1 + 0.32 * len(days)
+        height = 1.0 + 0.28 * len(days)
         with plots.figure("occupancy_by_hour", height=height) as (fig, ax):
             ax.grid(False)
-            im = ax.imshow(grid, aspect="auto", cmap="YlOrRd", vmin=0, vmax=1, interpolation="nearest")
+            im = ax.pcolormesh(np.arange(25) - 0.5, np.arange(len(days) + 1) - 0.5, grid,
+                               cmap=plots.OCCUPANCY_CMAP, vmin=0, vmax=1, edgecolors="white",
+                               linewidth=0.5)
+            ax.invert_yaxis()
             for (r, c), v in np.ndenumerate(grid):
                 if np.isfinite(v):
                     ax.text(c, r, f"{v * 100:.0f}", ha="center", va="center", fontsize=7,
-                            color="white" if v > 0.7 else COLORS["ink"])
+                            color="white" if v > 0.55 else COLORS["ink"])
             ax.set_xticks(range(0, 24, 2), [f"{h:02d}:00" for h in range(0, 24, 2)])
-            ax.set_yticks(range(len(days)), [f"{fmt.WEEKDAYS[d.weekday()]} {d:%d %b}" for d in days])
+            warm_end = (info["start"] + dt.timedelta(seconds=info["warmup_s"])).date()
+            ax.set_yticks(range(len(days)), [f"{fmt.WEEKDAYS[d.weekday()]} {d:%d %b}"
+                                             + (" (warm-up)" if d < warm_end else "") for d in days])
             ax.tick_params(length=0)
             for s in ax.spines.values():
                 s.set_visible(False)
@@ -308,17 +318,17 @@ def escalation(summary: dict[str, Any]) -> Plot | None:
     means = np.array([m[k]["mean"] for k, _ in present])
     lo = np.array([m[k]["ci_low"] if not fmt.is_missing(m[k].get("ci_low")) else m[k]["mean"] for k, _ in present])
     hi = np.array([m[k]["ci_high"] if not fmt.is_missing(m[k].get("ci_high")) else m[k]["mean"] for k, _ in present])
-    with plots.figure("escalation", width=6.5, height=0.6 + 0.42 * len(present)) as (fig, ax):
+    with plots.figure("escalation", height=0.5 + 0.36 * len(present)) as (fig, ax):
         y = np.arange(len(present))[::-1]
         colors = [COLORS["staff"]] + [COLORS["demand"]] * (len(present) - 1)
         bars = ax.barh(y, means, color=colors, height=0.6,
                        xerr=[np.maximum(means - lo, 0), np.maximum(hi - means, 0)],
                        error_kw={"ecolor": COLORS["muted"], "capsize": 3, "lw": 1})
         ax.set_yticks(y, [lbl for _, lbl in present])
-        ax.set_xlim(0, max(1e-9, float(np.nanmax(hi))) * 1.25)
+        ax.set_xlim(0, max(1e-9, float(np.nanmax(hi))) * 1.15)
         plots.percent_axis(ax, "x")
         ax.grid(axis="y", visible=False)
-        plots.bar_labels(ax, bars, [fmt.share(v) for v in means], inside=True)
+        plots.bar_labels(ax, bars, [fmt.share(v) for v in means], at=hi)
         return plots.finish(
             "escalation", "Where conversations were resolved",
             "Of the conversations that were resolved, the share answered publicly on Twitter (green) "
@@ -348,8 +358,8 @@ def build(folder: Path) -> dict[str, Any]:
         "facts": [f"{reps} replications" if reps != 1 else "1 replication",
                   f"seed {summary.get('seed')}",
                   f"scenario file {summary.get('source') or '—'}",
-                  f"{fmt.number(math.fsum([float(summary['metrics'].get('tweets', {}).get('mean') or 0)]))} "
-                  "tweets in the measured window (mean)"],
+                  f"{float((summary['metrics'].get('tweets') or {}).get('mean') or 0):,.0f} tweets in the "
+                  "measured window (mean per replication)"],
         "verdict": text,
         "verdict_state": state,
         "cards": cards(summary, info),

@@ -18,7 +18,10 @@ from sim.errors import ChirpdeskError
 #: Import paths of the modules that provide subcommands, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "sim.commands.simulate",
+    "sim.commands.staff",
+    "sim.commands.sweep",
     "desk.cli",
+    "reports.cli",
     "loadtests.cli",
 )
 

@@ -1,0 +1,26 @@
+"""Dispatch a run folder to the view for its kind and write ``report.html``."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from reports.data import detect_kind
+from reports.render import render_html, write_html
+
+#: View module per kind; each has ``build(folder) -> dict`` (the template context).
+VIEWS: dict[str, str] = {
+    "simulate": "reports.simulate",
+    "staff": "reports.staff",
+    "sweep": "reports.sweep",
+    "loadtest": "reports.loadtest",
+}
+
+
+def render_folder(folder: Path) -> Path:
+    """Render ``folder/report.html`` for whatever kind of run the folder holds; returns its path."""
+    from reports import REPORT_NAME
+
+    kind = detect_kind(folder)
+    context = importlib.import_module(VIEWS[kind]).build(folder)
+    return write_html(folder / REPORT_NAME, render_html(f"{kind}.html.j2", context))
