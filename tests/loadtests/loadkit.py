@@ -1,0 +1,17 @@
+"""Helpers for the load-test tests (imported by a unique name, see conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: float = 150.0) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m sim.cli ARGS`` from the repository (a fresh process: no gevent here)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=REPO, env=env, text=True,
+                          capture_output=True, timeout=timeout)
