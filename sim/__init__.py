@@ -12,10 +12,23 @@ True
 from sim.arrivals import ArrivalStream, expected_count, generate_arrivals, penetration, rate
 from sim.distributions import Distribution, Draws
 from sim.errors import ChirpdeskError, ScenarioError
-from sim.loader import apply_override, load_scenario, scenario_from_dict, scenario_from_toml, with_overrides
-from sim.metrics import METRIC_UNITS, confidence_interval, interval_table, replication_metrics, summarise
+from sim.loader import (
+    apply_override,
+    load_scenario,
+    scenario_from_dict,
+    scenario_from_toml,
+    with_overrides,
+)
+from sim.metrics import (
+    METRIC_UNITS,
+    confidence_interval,
+    interval_table,
+    replication_metrics,
+    summarise,
+)
 from sim.model import OUTCOMES, Desk, RunRecords, simulate_once
 from sim.outputs import read_summary, read_table, summary_document, write_outputs
+from sim.policies import policy_shifts
 from sim.run import ReplicationResult, SimulationResult, run_replication, run_scenario
 from sim.scenario import (
     SLA,
@@ -31,11 +44,20 @@ from sim.scenario import (
     LoadTest,
     Meta,
     Mix,
+    Policy,
     Scenario,
     Shift,
+    Staffing,
+    Study,
     Tier2,
     TweetingHours,
 )
+from sim.sensitivity import sobol, tornado
+from sim.shifts_milp import ShiftPlan, plan_shifts, toml_snippet
+from sim.staffing import Requirement, Target, staffing_requirement
+from sim.study import Period, sample_scenario
+from sim.study import periods as study_periods
+from sim.sweep import SweepResult, breakpoints, run_sweep
 from sim.units import format_duration, parse_clock, parse_duration
 
 __version__ = "0.1.0"
@@ -60,16 +82,25 @@ __all__ = [
     "Meta",
     "Mix",
     "OUTCOMES",
+    "Period",
+    "Policy",
     "ReplicationResult",
+    "Requirement",
     "RunRecords",
     "SLA",
     "Scenario",
     "ScenarioError",
     "Shift",
+    "ShiftPlan",
     "SimulationResult",
+    "Staffing",
+    "Study",
+    "SweepResult",
+    "Target",
     "Tier2",
     "TweetingHours",
     "apply_override",
+    "breakpoints",
     "confidence_interval",
     "expected_count",
     "format_duration",
@@ -79,17 +110,26 @@ __all__ = [
     "parse_clock",
     "parse_duration",
     "penetration",
+    "plan_shifts",
+    "policy_shifts",
     "rate",
     "read_summary",
     "read_table",
     "replication_metrics",
     "run_replication",
     "run_scenario",
+    "run_sweep",
+    "sample_scenario",
     "scenario_from_dict",
     "scenario_from_toml",
     "simulate_once",
+    "sobol",
+    "staffing_requirement",
+    "study_periods",
     "summarise",
     "summary_document",
+    "toml_snippet",
+    "tornado",
     "with_overrides",
     "write_outputs",
 ]
