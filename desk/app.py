@@ -16,7 +16,13 @@ from starlette.exceptions import HTTPException
 
 from desk import routes_agent, routes_ops, routes_webhook
 from desk.config import DeskConfig, config_from_env
-from desk.http import Problem, http_exception_handler, problem_handler, server_error_handler
+from desk.http import (
+    FastPostApp,
+    Problem,
+    http_exception_handler,
+    problem_handler,
+    server_error_handler,
+)
 from desk.state import DeskState
 
 log = logging.getLogger("desk")
@@ -46,7 +52,11 @@ def create_app(config: DeskConfig | None = None) -> Starlette:
         finally:
             await state.stop()
 
-    app = Starlette(
+    # POST /webhooks/twitter is served as plain ASGI ahead of the router (the hot path); the
+    # rest is ordinary Starlette.
+    app = FastPostApp(
+        fast_path=routes_webhook.WEBHOOK_PATH,
+        fast_handler=routes_webhook.deliver,
         routes=[*routes_webhook.routes, *routes_agent.routes, *routes_ops.routes],
         exception_handlers={
             Problem: problem_handler,

@@ -116,6 +116,12 @@ def summarise(values: Sequence[float]) -> dict[str, float | int | None]:
     }
 
 
+_DELIVERIES = ("chirpdesk_deliveries_total", ())
+_INGESTED = ("chirpdesk_ingested_total", ())
+_DUPLICATES = ("chirpdesk_duplicates_total", ())
+_COMMITS = ("chirpdesk_group_commits_total", ())
+
+
 class Metrics:
     """The process's counters and histograms. Not thread-safe: used from the event loop only."""
 
@@ -142,15 +148,16 @@ class Metrics:
         """Count a refused request; ``reason`` is e.g. ``signature``, ``too_large``, ``overload``."""
         self.inc("chirpdesk_rejected_total", reason=reason)
 
-    def record_ingest(self, stored: int, duplicates: int) -> None:
-        """Count one committed delivery and its new and duplicate events."""
-        self.inc("chirpdesk_deliveries_total")
-        self.inc("chirpdesk_ingested_total", stored)
-        self.inc("chirpdesk_duplicates_total", duplicates)
+    def record_ingest(self, stored: int, duplicates: int, deliveries: int = 1) -> None:
+        """Count committed deliveries and their new and duplicate events."""
+        counters = self.counters
+        counters[_DELIVERIES] += deliveries
+        counters[_INGESTED] += stored
+        counters[_DUPLICATES] += duplicates
 
     def observe_commit(self, size: int, seconds: float) -> None:
         """Record one group commit of ``size`` deliveries taking ``seconds``."""
-        self.inc("chirpdesk_group_commits_total")
+        self.counters[_COMMITS] += 1
         self.batch_size.observe(size)
         self.commit_seconds.observe(seconds)
 

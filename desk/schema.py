@@ -72,29 +72,34 @@ class Delivery:
         return len(self.tweets) + len(self.direct_messages)
 
 
-def _obj(value: Any, path: str) -> dict[str, Any]:
+def _obj(value: Any, path: str, name: str = "") -> dict[str, Any]:
+    # Field paths are built only on error (``path + name``): they are per-field f-strings otherwise.
     if not isinstance(value, dict):
-        raise InvalidInput(path, "expected an object")
+        raise InvalidInput(path + name, "expected an object")
     return value
 
 
-def _id(value: Any, path: str, *, required: bool = True) -> str | None:
+def _id(value: Any, path: str, name: str = "", *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput(path, "expected a numeric id string")
-    text = str(value)
-    if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
-        raise InvalidInput(path, f"expected a numeric id string of 1-{MAX_ID_DIGITS} digits")
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise InvalidInput(path + name, "expected a numeric id string")
+    if not text.isdigit() or not text.isascii() or len(text) > MAX_ID_DIGITS:
+        raise InvalidInput(path + name, f"expected a numeric id string of 1-{MAX_ID_DIGITS} digits")
     return text
 
 
-def _text(value: Any, path: str) -> str:
+def _text(value: Any, path: str, name: str = "") -> str:
     if not isinstance(value, str):
-        raise InvalidInput(path, "expected a string")
+        raise InvalidInput(path + name, "expected a string")
     if len(value) > MAX_TEXT:
-        raise InvalidInput(path, f"longer than {MAX_TEXT} characters")
-    _no_nul(value, path)
+        raise InvalidInput(path + name, f"longer than {MAX_TEXT} characters")
+    if "\x00" in value:
+        _no_nul(value, path + name)
     return value
 
 
@@ -104,12 +109,12 @@ def _no_nul(value: str, path: str) -> None:
         raise InvalidInput(path, "contains a NUL character")
 
 
-def _epoch_ms(value: Any, path: str) -> float:
+def _epoch_ms(value: Any, path: str, name: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput(path, "expected milliseconds since the epoch")
+        raise InvalidInput(path + name, "expected milliseconds since the epoch")
     text = str(value)
     if not text.isascii() or not text.isdigit() or len(text) > 15:
-        raise InvalidInput(path, "expected milliseconds since the epoch")
+        raise InvalidInput(path + name, "expected milliseconds since the epoch")
     return int(text) / 1000.0
 
 
@@ -125,34 +130,35 @@ def _created_at(value: Any, path: str) -> float:
 def parse_tweet(raw: Any, path: str) -> Tweet:
     """Validate one ``tweet_create_events`` entry."""
     obj = _obj(raw, path)
-    id_str = _id(obj.get("id_str"), f"{path}.id_str")
+    get = obj.get
+    id_str = _id(get("id_str"), path, ".id_str")
     # Long tweets carry their full text in extended_tweet; X truncates ``text`` with an ellipsis.
-    extended = obj.get("extended_tweet")
+    extended = get("extended_tweet")
     if isinstance(extended, dict) and isinstance(extended.get("full_text"), str):
-        text = _text(extended["full_text"], f"{path}.extended_tweet.full_text")
+        text = _text(extended["full_text"], path, ".extended_tweet.full_text")
     else:
-        text = _text(obj.get("text"), f"{path}.text")
+        text = _text(get("text"), path, ".text")
     # created_at is always present; timestamp_ms, when present, adds millisecond precision and
     # spares the (slow) strptime: then created_at only has its shape checked.
-    if obj.get("timestamp_ms") is not None:
-        created = _epoch_ms(obj["timestamp_ms"], f"{path}.timestamp_ms")
-        raw_created = obj.get("created_at")
+    timestamp_ms = get("timestamp_ms")
+    if timestamp_ms is not None:
+        created = _epoch_ms(timestamp_ms, path, ".timestamp_ms")
+        raw_created = get("created_at")
         if not isinstance(raw_created, str) or not _CREATED_AT_SHAPE.fullmatch(raw_created):
             raise InvalidInput(f"{path}.created_at", "expected X's format 'Wed Oct 10 20:19:24 +0000 2018'")
     else:
-        created = _created_at(obj.get("created_at"), f"{path}.created_at")
-    user = _obj(obj.get("user"), f"{path}.user")
-    author_id = _id(user.get("id_str"), f"{path}.user.id_str")
+        created = _created_at(get("created_at"), f"{path}.created_at")
+    user = _obj(get("user"), path, ".user")
+    author_id = _id(user.get("id_str"), path, ".user.id_str")
     screen_name = user.get("screen_name", "")
     if not isinstance(screen_name, str) or len(screen_name) > 50:
         raise InvalidInput(f"{path}.user.screen_name", "expected a handle string")
-    _no_nul(screen_name, f"{path}.user.screen_name")
+    if "\x00" in screen_name:
+        _no_nul(screen_name, f"{path}.user.screen_name")
     followers = user.get("followers_count", 0)
     if isinstance(followers, bool) or not isinstance(followers, int) or not 0 <= followers < 2**53:
         raise InvalidInput(f"{path}.user.followers_count", "expected an integer >= 0")
-    reply_to = _id(
-        obj.get("in_reply_to_status_id_str"), f"{path}.in_reply_to_status_id_str", required=False
-    )
+    reply_to = _id(get("in_reply_to_status_id_str"), path, ".in_reply_to_status_id_str", required=False)
     assert id_str is not None and author_id is not None
     return Tweet(id_str, text, created, author_id, screen_name, followers, reply_to)
 
@@ -162,14 +168,14 @@ def parse_dm(raw: Any, path: str) -> DirectMessage | None:
     obj = _obj(raw, path)
     if obj.get("type") != "message_create":
         return None
-    dm_id = _id(obj.get("id"), f"{path}.id")
-    created = _epoch_ms(obj.get("created_timestamp"), f"{path}.created_timestamp")
-    create = _obj(obj.get("message_create"), f"{path}.message_create")
-    target = _obj(create.get("target"), f"{path}.message_create.target")
-    recipient = _id(target.get("recipient_id"), f"{path}.message_create.target.recipient_id")
-    sender = _id(create.get("sender_id"), f"{path}.message_create.sender_id")
-    data = _obj(create.get("message_data"), f"{path}.message_create.message_data")
-    text = _text(data.get("text"), f"{path}.message_create.message_data.text")
+    dm_id = _id(obj.get("id"), path, ".id")
+    created = _epoch_ms(obj.get("created_timestamp"), path, ".created_timestamp")
+    create = _obj(obj.get("message_create"), path, ".message_create")
+    target = _obj(create.get("target"), path, ".message_create.target")
+    recipient = _id(target.get("recipient_id"), path, ".message_create.target.recipient_id")
+    sender = _id(create.get("sender_id"), path, ".message_create.sender_id")
+    data = _obj(create.get("message_data"), path, ".message_create.message_data")
+    text = _text(data.get("text"), path, ".message_create.message_data.text")
     assert dm_id is not None and recipient is not None and sender is not None
     return DirectMessage(dm_id, text, created, sender, recipient)
 

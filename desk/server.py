@@ -8,6 +8,7 @@ flushes the group-commit queue and closes the database.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from desk.config import DeskConfig, config_to_env
 
@@ -35,7 +36,21 @@ def serve(
         return
     from desk.app import create_app
 
+    run_app(create_app(config), host=host, port=port, log_level=log_level, access_log=access_log)
+
+
+def run_app(
+    app: Any, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info",
+    access_log: bool = False,
+) -> None:
+    """Serve an ASGI ``app`` in this process with the desk's uvicorn settings. Blocks.
+
+    The benchmark serves its bare "return 200" baseline through this too, so that both run on
+    exactly the same server stack.
+    """
+    import uvicorn
+
     uvicorn.run(
-        create_app(config), host=host, port=port, log_level=log_level, access_log=access_log,
+        app, host=host, port=port, log_level=log_level, access_log=access_log,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )

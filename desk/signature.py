@@ -8,7 +8,6 @@ header over the raw request body.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 
 #: Header X puts the delivery signature in (HTTP headers are case-insensitive).
@@ -19,7 +18,7 @@ def sign(secret: str | bytes, message: str | bytes) -> str:
     """Return ``"sha256=" + base64(HMAC-SHA256(secret, message))``, as X computes it."""
     key = secret.encode() if isinstance(secret, str) else secret
     msg = message.encode() if isinstance(message, str) else message
-    digest = hmac.new(key, msg, hashlib.sha256).digest()
+    digest = hmac.digest(key, msg, "sha256")  # one C call (OpenSSL), same result as hmac.new
     return "sha256=" + base64.b64encode(digest).decode("ascii")
 
 

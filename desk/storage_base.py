@@ -4,8 +4,9 @@ All SQL is written once here with ``?`` placeholders and portable syntax (``ON C
 ``RETURNING``, ``CASE``); a backend supplies connections, transactions, placeholder style, column
 types and its row-locking clause. Database calls are blocking, so they run on threads:
 
-* one **writer thread** with its own connection runs group commits of webhook deliveries, so a
-  batch is one transaction (one fsync) however many requests it acknowledges;
+* one **writer thread** (owned by :mod:`desk.writer`, calling :meth:`Storage.write_sync`) with its
+  own connection runs group commits of webhook deliveries, so a batch is one transaction (one
+  fsync) however many requests it acknowledges;
 * a small **pool** of threads, each with its own connection, runs agent, stats and admin calls
   concurrently. Claim exclusivity does not depend on the threads: it is an atomic
   ``UPDATE ... WHERE status = 'waiting' ... RETURNING`` (plus ``FOR UPDATE SKIP LOCKED`` on
@@ -169,7 +170,6 @@ class Storage(ABC):
     row_lock: str = ""
 
     def __init__(self, pool_size: int = 4) -> None:
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="desk-writer")
         self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="desk-db")
         self._local = threading.local()
         self._connections: list[Any] = []
@@ -222,10 +222,13 @@ class Storage(ABC):
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(self._conn(), *args)
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(conn, *args)`` on the single writer thread (group commits)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, partial(self._call, fn, *args))
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` here, on the calling thread's own connection.
+
+        Only the group-commit writer thread (:mod:`desk.writer`) calls this, so all webhook
+        writes share one connection and one transaction per batch.
+        """
+        return fn(self._conn(), *args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` on the pool (agent, stats and admin calls)."""
@@ -244,7 +247,6 @@ class Storage(ABC):
 
     def close(self) -> None:
         """Finish running calls, then close every connection."""
-        self._writer.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         with self._connections_lock:
             for conn in self._connections:
