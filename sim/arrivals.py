@@ -16,6 +16,9 @@ import numpy as np
 from sim.scenario import Adoption, Scenario
 from sim.units import DAY, HOUR
 
+#: Candidates thinned per rate() evaluation (bounds the memory of a long horizon's arrivals).
+_THIN_CHUNK = 1 << 17
+
 #: Where a tweet came from: the base stream, a burst's excess, or a cascade (pile-on).
 ORIGINS = ("base", "burst", "cascade")
 
@@ -156,7 +159,13 @@ def _poisson_times(scenario: Scenario, rng: np.random.Generator, start: float, e
         return np.empty(0)
     which = np.repeat(np.arange(lo.size), counts)
     cand = lo[which] + rng.random(total) * (hi - lo)[which]
-    keep = rng.random(total) * bound[which] < rate(scenario, cand)
+    u = rng.random(total)
+    # Thin in chunks: rate() builds several temporaries the size of its input, and a year of
+    # candidates is ~1M; chunking bounds that peak without changing a single random number.
+    keep = np.empty(total, dtype=bool)
+    for a in range(0, total, _THIN_CHUNK):
+        b = min(a + _THIN_CHUNK, total)
+        keep[a:b] = u[a:b] * bound[which[a:b]] < rate(scenario, cand[a:b])
     return np.sort(cand[keep])
 
 

@@ -58,11 +58,23 @@ def _share(num: float, den: float) -> float:
     return num / den if den else math.nan
 
 
+def _window(arrival: np.ndarray, w0: float, w1: float) -> slice | np.ndarray:
+    """Index of the tweets arriving in [w0, w1): a slice when arrivals are in time order.
+
+    The model's records always are, and slicing gives views: the metrics then copy no column
+    (a year of tweets is ~6 MB per float column) and skip a full boolean pass per column.
+    """
+    if arrival.size < 2 or bool(np.all(arrival[1:] >= arrival[:-1])):
+        lo, hi = np.searchsorted(arrival, [w0, w1], side="left")
+        return slice(int(lo), int(hi))
+    return (arrival >= w0) & (arrival < w1)
+
+
 def replication_metrics(scenario: Scenario, rec: RunRecords) -> dict[str, float]:
     """Compute every metric of :data:`METRIC_UNITS` for one replication (times in seconds)."""
     sc, c = scenario, rec.conversations
     w0, w1 = sc.meta.warmup, sc.meta.horizon
-    window = (c["arrival"] >= w0) & (c["arrival"] < w1)
+    window = _window(c["arrival"], w0, w1)
     out = c["outcome"][window]
     arrival = c["arrival"][window]
     needs = c["needs_reply"][window] & (out != DEFLECTED)
@@ -89,13 +101,13 @@ def replication_metrics(scenario: Scenario, rec: RunRecords) -> dict[str, float]
 
     iv = rec.intervals
     area = {k: np.interp([w0, w1], iv["time"], iv[k]) for k in ("queue_area", "busy_area", "staffed_area")}
-    t2 = (c["tier2_start"] - c["end"])[window]
+    t2 = c["tier2_start"][window] - c["end"][window]
     t2 = t2[~np.isnan(t2)]
     res_time = (c["end"][window] - arrival)[resolved]
 
     m = {
-        "tweets": float(window.sum()),
-        "tweets_per_hour": float(window.sum()) / hours,
+        "tweets": float(arrival.size),
+        "tweets_per_hour": float(arrival.size) / hours,
         "needs_reply": float(n_needs),
         "deflected_share": _share(deflected, int(np.sum(c["needs_reply"][window]))),
         "answered_share": _share(int(answered.sum()), n_needs),
@@ -175,16 +187,8 @@ def interval_table(scenario: Scenario, rec: RunRecords) -> dict[str, np.ndarray]
         sel = mask & (where >= 0) & (where < n)
         return np.bincount(where[sel], minlength=n)[:n].astype(float)
 
-    p50, p90 = np.full(n, math.nan), np.full(n, math.nan)
     sel = ok & answered & needs
-    if sel.any():
-        order = np.argsort(idx[sel], kind="stable")
-        grouped, values = idx[sel][order], frt[sel][order]
-        bounds = np.searchsorted(grouped, np.arange(n + 1))
-        for j in range(n):
-            chunk = values[bounds[j]:bounds[j + 1]]
-            if chunk.size:
-                p50[j], p90[j] = np.percentile(chunk, [50, 90])
+    p50, p90 = grouped_percentiles(idx[sel], frt[sel], n, (50.0, 90.0))
     basis = frt if scenario.sla.basis == "first_response" else c["pickup"] - c["arrival"]
     met = count(ok & needs & answered & (basis <= scenario.sla.within))
     needing = count(ok & needs)
@@ -206,6 +210,41 @@ def interval_table(scenario: Scenario, rec: RunRecords) -> dict[str, np.ndarray]
         "first_response_p90_s": p90,
         "sla_attainment": sla,
     }
+
+
+def grouped_percentiles(groups: np.ndarray, values: np.ndarray, n: int,
+                        qs: Sequence[float]) -> list[np.ndarray]:
+    """Percentiles ``qs`` of ``values`` within each group ``0..n-1`` (NaN for empty groups).
+
+    Equal, bit for bit, to ``np.percentile(values[groups == j], q)`` (the default ``linear``
+    method) for every group ``j``, but with one sort for all groups instead of a Python loop
+    over them: a year of hourly intervals is 8,760 groups.
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    order = np.lexsort((values, groups))  # by group, then by value
+    v = values[order]
+    counts = np.bincount(groups, minlength=n)[:n]
+    starts = np.cumsum(counts) - counts
+    has = counts > 0
+    out = []
+    for q in qs:
+        res = np.full(n, math.nan)
+        cnt, st = counts[has], starts[has]
+        # numpy's linear method: virtual index (n - 1) * q, then _lerp between its neighbours.
+        virtual = (cnt - 1) * (q / 100.0)
+        below = np.floor(virtual)
+        gamma = virtual - below
+        lo = below.astype(np.int64)
+        hi = np.minimum(lo + 1, cnt - 1)
+        a, b = v[st + lo], v[st + hi]
+        diff = b - a
+        val = a + diff * gamma
+        upper = gamma >= 0.5
+        val[upper] = (b - diff * (1 - gamma))[upper]
+        res[has] = val
+        out.append(res)
+    return out
 
 
 def outcome_names(codes: np.ndarray) -> np.ndarray:

@@ -17,12 +17,14 @@ import math
 from array import array
 from collections import deque
 from dataclasses import dataclass
+from heapq import heappush
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL, Event
 
-from sim.arrivals import ArrivalStream
+from sim import fastpath
+from sim.arrivals import ArrivalStream, generate_arrivals
 from sim.calendar import agents_on_shift, open_hours
 from sim.distributions import Distribution, Draws
 from sim.scenario import Scenario
@@ -47,6 +49,9 @@ TARGET_CODE = {t: OUTCOMES.index(t) for t in ESCALATION_TARGETS}
 _TRANSIT, _WAITING, _ACTIVE, _DONE = 0, 1, 2, 3
 # Queue classes, served in this order.
 _FOLLOWUP, _FAIL, _INFLUENCER, _NORMAL = 0, 1, 2, 3
+# Per-conversation flag byte: needs a reply, deflectable kind (with deflection on), landed on the
+# marketing handle; the queue class sits in the bits above.
+_F_REPLY, _F_DEFLECT, _F_MARKETING, _F_CLASS_SHIFT = 1, 2, 4, 3
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,9 @@ class RunRecords:
 
     ``conversations``: one entry per tweet (``arrival``, ``kind``, ``fail``, ``followers``,
     ``marketing``, ``origin``, ``needs_reply``, ``pickup``, ``first_response``, ``end``,
-    ``turns``, ``outcome``, ``busy``, ``auto_replied``, ``tier2_start``, ``tier2_end``).
+    ``turns``, ``outcome``, ``busy``, ``auto_replied``, ``tier2_start``, ``tier2_end``): times
+    float64, ``turns`` int16 (int64 only for conversations longer than 32,767 turns),
+    ``outcome`` int8, flags bool.
     ``intervals``: one entry per interval boundary (``time``, cumulative ``queue_area``,
     ``busy_area``, ``staffed_area``, and instantaneous ``queue``, ``agents``, ``open``).
     ``kinds`` names the kind codes.
@@ -64,6 +71,22 @@ class RunRecords:
     conversations: dict[str, np.ndarray]
     intervals: dict[str, np.ndarray]
     kinds: tuple[str, ...]
+
+
+class _Fire(Event):
+    """A scheduled callback: what a :class:`simpy.events.Timeout` is, minus its constructor.
+
+    ``Timeout.__init__`` checks the delay, stores five attributes and calls ``env.schedule``;
+    the model needs only ``callbacks`` (a shared one-element tuple: SimPy's ``step`` just iterates
+    it) and ``_value`` (the conversation index), and pushes the event onto the environment's
+    queue itself with the exact entry ``Environment.schedule`` would make,
+    ``(time, NORMAL, next(eid), event)``. SimPy still orders and processes every event.
+    """
+
+    _ok = True  # always succeeds: step() reads it after the callbacks
+
+
+_new = object.__new__
 
 
 class Desk:
@@ -77,25 +100,39 @@ class Desk:
         self.n = n
         streams = [np.random.default_rng(s) for s in seed.spawn(8)]
         h, c, m = scenario.handling, scenario.customers, scenario.mix
-        self._compose = Draws(h.compose, streams[0])
-        self._think = Draws(c.think_time, streams[1])
-        self._uniform = Draws(Distribution("uniform", low=0.0, high=1.0), streams[2])
-        self._reroute = Draws(m.reroute_delay, streams[3])
-        self._work = {t: Draws(d, streams[4]) for t, d in h.escalation_work.items()}
-        self._tier2 = Draws(scenario.agents.tier2.handle_time, streams[5]) if scenario.agents.tier2 else None
-        # Per-conversation draws made up front in one numpy call each.
-        self.patience = (c.patience.sample(streams[6], n) if not c.patience.is_none else None)
-        self.turns_total = h.turns.sample(streams[7], n).astype(np.int64).tolist() if n else []
+        # Bound generator steps (Draws.next), one stream per purpose.
+        self._compose = Draws(h.compose, streams[0]).next
+        self._think = Draws(c.think_time, streams[1]).next
+        self._uniform = Draws(Distribution("uniform", low=0.0, high=1.0), streams[2]).next
+        self._reroute = Draws(m.reroute_delay, streams[3]).next
+        self._work = {t: Draws(d, streams[4]).next for t, d in h.escalation_work.items()}
+        self._tier2 = Draws(scenario.agents.tier2.handle_time, streams[5]).next if scenario.agents.tier2 else None
+        # Per-conversation draws made up front in one numpy call each, read through memoryviews:
+        # a memoryview item is a plain Python number (no numpy scalar) and costs no extra copy,
+        # where .tolist() would keep 32 bytes per float alive for the whole run.
+        self.patience = memoryview(c.patience.sample(streams[6], n)) if not c.patience.is_none else None
+        turns_total = h.turns.sample(streams[7], n) if n else np.zeros(0)
+        self.turns_total = memoryview(turns_total.astype(np.int64))
 
+        # One flag byte per conversation folds the per-arrival lookups (needs a reply, deflectable,
+        # marketing handle, queue class) into a single read.
         kinds = arrivals.kinds
         needs = np.isin(np.arange(len(kinds)), [kinds.index(k) for k in m.needs_reply])
         self.needs_reply = needs[arrivals.kind] if n else np.zeros(0, bool)
-        self.deflectable = np.isin(np.arange(len(kinds)), [kinds.index(k) for k in scenario.deflection.kinds if k in kinds])
+        dfl = scenario.deflection
+        deflectable = np.isin(np.arange(len(kinds)), [kinds.index(k) for k in dfl.kinds if k in kinds])
         if h.priority == "influencer_fail":
             cls = np.where(arrivals.fail, _FAIL, np.where(arrivals.followers >= m.influencer_followers, _INFLUENCER, _NORMAL))
         else:
             cls = np.full(n, _NORMAL)
-        self.qclass = cls.tolist()
+        flags = self.needs_reply.astype(np.uint8) * _F_REPLY
+        if dfl.enabled and n:
+            flags |= deflectable[arrivals.kind].astype(np.uint8) * _F_DEFLECT
+        if n:
+            flags |= arrivals.marketing.astype(np.uint8) * _F_MARKETING
+            flags |= cls.astype(np.uint8) << _F_CLASS_SHIFT
+        self.flags = memoryview(flags.astype(np.uint8))
+        self.arr_time = memoryview(np.ascontiguousarray(arrivals.time, dtype=np.float64))
 
         # Records, preallocated (typed arrays: raw doubles, no Python object per value).
         nan = array("d", [math.nan]) * n
@@ -104,12 +141,14 @@ class Desk:
         self.end = array("d", nan)
         self.busy = array("d", bytes(8 * n))
         self.t2_start = array("d", nan)
-        self.t2_end = array("d", nan)
-        self.turns = array("l", bytes(array("l").itemsize * n))
+        self.t2_end = nan  # the template itself: the last NaN column
+        # Turns fit in int16 unless a scenario asks for absurdly long conversations.
+        self._turns_code = "h" if not n or int(turns_total.max()) < 2**15 else "q"
+        self.turns = array(self._turns_code, bytes(array(self._turns_code).itemsize * n))
         self.outcome = array("b", bytes(n))
         self.auto = array("b", bytes(n))
         self.state = array("b", bytes(n))
-        self.agent_of = array("l", bytes(array("l").itemsize * n))
+        self.agent_of = array("i", bytes(4 * n))
 
         # Queue: one deque per class; entries are conversation indices.
         self.queue: list[deque[int]] = [deque(), deque(), deque(), deque()]
@@ -125,8 +164,14 @@ class Desk:
         self.busy_slots = 0
         self.is_open = True
         self.public_answers = 0
-        # Time-integrals for queue length, busy slots and staffed (open) slots.
-        self._last = 0.0
+        # Time-integrals of queue length and busy slots, kept as running sums so the hot path
+        # never integrates: each entry into the queue subtracts its time from q_sum and each exit
+        # adds it, so the area up to T is q_sum + waiting * T (likewise b_sum for busy slots).
+        # _account() folds the sums into the areas at every interval snapshot and calendar
+        # change, which keeps their magnitude to one interval's events (no loss of precision).
+        self.q_sum = 0.0
+        self.b_sum = 0.0
+        self._last = 0.0  # staffed slots change only at calendar points: integrated there
         self.queue_area = 0.0
         self.busy_area = 0.0
         self.staffed_area = 0.0
@@ -141,75 +186,104 @@ class Desk:
         self.private_code = TARGET_CODE[m.private_target]
         self.interval_rows: list[tuple[float, ...]] = []
 
+        # The environment's event queue and id counter, for _after() and the inlined pushes.
+        self._q = self.env._queue
+        self._eid = self.env._eid
+        # One callbacks tuple per kind of event, shared by every event of that kind.
+        self._arrive_cb = (self._arrive,)
+        self._replied_cb = (self._replied,)
+        self._give_up_cb = (self._give_up,)
+        self._rerouted_cb = (self._rerouted,)
+        self._same_agent_cb = (self._next_turn_same_agent,)
+        self._followup_cb = (self._followup,)
+        self._handed_off_cb = (self._handed_off,)
+        self._tier2_done_cb = (self._tier2_done,)
+
     # -- bookkeeping ---------------------------------------------------------------------------
     def _account(self) -> None:
-        """Advance the time-integrals to now (call before any change to queue, busy or staff)."""
+        """Bring the time-integrals up to now (before a change of staff or opening, at snapshots)."""
         now = self.env._now
+        self.queue_area += self.q_sum + self.waiting * now
+        self.q_sum = -self.waiting * now
+        self.busy_area += self.b_sum + self.busy_slots * now
+        self.b_sum = -self.busy_slots * now
         dt = now - self._last
         if dt > 0:
-            self.queue_area += self.waiting * dt
-            self.busy_area += self.busy_slots * dt
             if self.is_open:
                 self.staffed_area += self.on_shift * self.k * dt
             self._last = now
 
-    # -- arrivals ------------------------------------------------------------------------------
-    def _schedule_arrival(self, i: int) -> None:
-        if i < self.n:
-            ev = Timeout(self.env, max(self.arr_time[i] - self.env._now, 0.0), i)
-            ev.callbacks.append(self._arrive)
+    def _after(self, delay: float, callbacks: tuple, i: int) -> None:  # type: ignore[type-arg]
+        """Call ``callbacks`` with conversation ``i`` after ``delay`` seconds (see :class:`_Fire`)."""
+        ev = _new(_Fire)
+        ev.callbacks = callbacks
+        ev._value = i
+        heappush(self._q, (self.env._now + delay, NORMAL, next(self._eid), ev))
 
-    def _arrive(self, ev: simpy.Event) -> None:
+    # -- arrivals ------------------------------------------------------------------------------
+    def _arrive(self, ev: Event) -> None:
         i: int = ev._value
-        self._schedule_arrival(i + 1)
-        if not self.needs_reply[i]:
+        j = i + 1
+        if j < self.n:
+            # Arrivals form a chain: the event that just fired carries the next one (SimPy has
+            # already detached its callbacks), scheduled at the exact arrival time.
+            ev.callbacks = self._arrive_cb
+            ev._value = j
+            heappush(self._q, (self.arr_time[j], NORMAL, next(self._eid), ev))
+        f = self.flags[i]
+        if not f & _F_REPLY:
             self.outcome[i] = NO_REPLY
             return
-        if self.dfl_on and self.deflectable[self.arr_kind[i]]:
+        if f & _F_DEFLECT:
             n = self.public_answers
             if self._uniform() < self.dfl_max * n / (n + self.dfl_half):
                 self.outcome[i] = DEFLECTED
                 return
-        now = self.env._now
-        if not self.is_open and self.auto_reply:
+        is_open = self.is_open
+        if not is_open and self.auto_reply:
             self.auto[i] = 1
+        if f & _F_MARKETING:
+            self._after(self._reroute(), self._rerouted_cb, i)
+        else:
+            self._enqueue(i, f >> _F_CLASS_SHIFT)
+            if self.state[i] == _ACTIVE:
+                # Taken at once: it cannot give up any more, so its patience needs no event
+                # (its pre-drawn value simply goes unused; no other draw shifts).
+                return
         if self.patience is not None:
-            wait_from = self.next_open(now) if self.auto[i] else now
-            p = Timeout(self.env, wait_from - now + self.patience[i], i)
-            p.callbacks.append(self._give_up)
-        if self.arr_marketing[i]:
-            ev2 = Timeout(self.env, self._reroute(), i)
-            ev2.callbacks.append(self._rerouted)
-            return
-        self._enqueue(i, self.qclass[i])
+            # The clock of patience starts at arrival, or at opening for auto-replied tweets.
+            now = self.env._now
+            wait_from = self.next_open(now) if not is_open and self.auto_reply else now
+            self._after(wait_from - now + self.patience[i], self._give_up_cb, i)
 
-    def _rerouted(self, ev: simpy.Event) -> None:
+    def _rerouted(self, ev: Event) -> None:
         i: int = ev._value
         if self.state[i] == _TRANSIT:
-            self._enqueue(i, self.qclass[i])
+            self._enqueue(i, self.flags[i] >> _F_CLASS_SHIFT)
 
     def _enqueue(self, i: int, cls: int) -> None:
         """Put conversation ``i`` in the queue, or straight to an agent when one is free."""
-        if self.is_open and self.waiting == 0:
-            agent = self._free_agent()
-            if agent >= 0:
-                self._start(i, agent)
-                return
-        self._account()
+        if self.waiting == 0 and self.is_open:
+            for bucket in self.free:  # least-loaded on-shift agent with a free slot
+                if bucket:
+                    self._start(i, bucket.popitem()[0])
+                    return
+        self.q_sum -= self.env._now
+        self.waiting += 1
         self.state[i] = _WAITING
         self.queue[cls].append(i)
-        self.waiting += 1
 
-    def _give_up(self, ev: simpy.Event) -> None:
+    def _give_up(self, ev: Event) -> None:
         i: int = ev._value
         s = self.state[i]
-        if (s == _WAITING or s == _TRANSIT) and self.turns[i] == 0:
+        if (s == _WAITING or s == _TRANSIT) and self.turns[i] == 0:  # noqa: SIM109 (faster than a tuple test)
+            now = self.env._now
             if s == _WAITING:
-                self._account()
+                self.q_sum += now
                 self.waiting -= 1
             self.state[i] = _DONE
             self.outcome[i] = ABANDONED
-            self.end[i] = self.env._now
+            self.end[i] = now
 
     # -- agents --------------------------------------------------------------------------------
     def _free_agent(self) -> int:
@@ -220,44 +294,63 @@ class Desk:
         return -1
 
     def _start(self, i: int, agent: int) -> None:
-        """Agent takes conversation ``i`` and starts composing its next reply."""
-        self._account()
+        """Agent (already out of its free bucket) takes conversation ``i``: one more busy slot."""
         load = self.load[agent] + 1
         self.load[agent] = load
         if load < self.k:
             self.free[load][agent] = None
         self.busy_slots += 1
+        self.b_sum -= self.env._now
+        self._take(i, agent, load)
+
+    def _take(self, i: int, agent: int, load: int) -> None:
+        """Conversation ``i`` goes to ``agent`` (now at ``load``), who starts composing a reply."""
+        now = self.env._now
         self.state[i] = _ACTIVE
         self.agent_of[i] = agent
-        if self.pickup[i] != self.pickup[i]:  # NaN: first pick-up
-            self.pickup[i] = self.env._now
-        self._compose_turn(i, load)
+        if self.turns[i] == 0:  # first pick-up (a reply always follows before the next take)
+            self.pickup[i] = now
+        d = self._compose()
+        if load > 1 and self.slow:
+            d *= 1.0 + self.slow * (load - 1)
+        self.busy[i] += d
+        ev = _new(_Fire)
+        ev.callbacks = self._replied_cb
+        ev._value = i
+        heappush(self._q, (now + d, NORMAL, next(self._eid), ev))
 
     def _compose_turn(self, i: int, load: int) -> None:
         d = self._compose()
         if load > 1 and self.slow:
             d *= 1.0 + self.slow * (load - 1)
         self.busy[i] += d
-        ev = Timeout(self.env, d, i)
-        ev.callbacks.append(self._replied)
+        self._after(d, self._replied_cb, i)
 
     def _release(self, agent: int) -> None:
         """A slot of ``agent`` frees up: it takes the next waiting conversation, if any."""
-        self._account()
-        self.busy_slots -= 1
         load = self.load[agent]
         if self.leaving[agent]:
+            self.busy_slots -= 1
+            self.b_sum += self.env._now
             self.load[agent] = load - 1
             if load == 1:
                 self.leaving[agent] = False
                 self.idle_pool.append(agent)
             return
+        if self.waiting and self.is_open:
+            # Hand the slot straight on: load and busy slots are unchanged. The agent still moves
+            # to the back of its bucket, as a release followed by a start would leave it.
+            if load < self.k:
+                bucket = self.free[load]
+                del bucket[agent]
+                bucket[agent] = None
+            self._take(self._next_waiting(), agent, load)
+            return
+        self.busy_slots -= 1
+        self.b_sum += self.env._now
         if load < self.k:
             del self.free[load][agent]
         self.load[agent] = load - 1
-        if self.waiting and self.is_open:
-            self._start(self._next_waiting(), agent)
-            return
         self.free[load - 1][agent] = None
 
     def _next_waiting(self) -> int:
@@ -265,7 +358,7 @@ class Desk:
             while q:
                 j = q.popleft()
                 if self.state[j] == _WAITING:
-                    self._account()
+                    self.q_sum += self.env._now
                     self.waiting -= 1
                     return j
         raise RuntimeError("queue count out of step")  # pragma: no cover
@@ -279,13 +372,12 @@ class Desk:
             self._start(self._next_waiting(), agent)
 
     # -- conversation flow ----------------------------------------------------------------------
-    def _replied(self, ev: simpy.Event) -> None:
+    def _replied(self, ev: Event) -> None:
         i: int = ev._value
-        now = self.env._now
         t = self.turns[i] + 1
         self.turns[i] = t
         if t == 1:
-            self.first[i] = now
+            self.first[i] = self.env._now
             if self.private and self._uniform() < self.private:
                 self._leave_timeline(i, self.private_code)
                 return
@@ -293,30 +385,31 @@ class Desk:
         if t < self.turns_total[i]:
             think = self._think()
             if self.hold and not self.leaving[agent]:
-                ev2 = Timeout(self.env, think, i)
-                ev2.callbacks.append(self._next_turn_same_agent)
+                self._after(think, self._same_agent_cb, i)
                 return
             self.state[i] = _TRANSIT
             self._release(agent)
-            ev2 = Timeout(self.env, think, i)
-            ev2.callbacks.append(self._followup)
+            self._after(think, self._followup_cb, i)
             return
-        u = self._uniform()
-        for code, cum in self.esc_cum:
-            if u < cum:
-                self._leave_timeline(i, code)
-                return
+        if self.esc_cum:  # no draw when nothing escalates: the uniform stream is shared
+            u = self._uniform()
+            for code, cum in self.esc_cum:
+                if u < cum:
+                    self._leave_timeline(i, code)
+                    return
         self.public_answers += 1
-        self._finish(i, RESOLVED_PUBLIC)
+        self.state[i] = _DONE
+        self.outcome[i] = RESOLVED_PUBLIC
+        self.end[i] = self.env._now
         self._release(agent)
 
-    def _next_turn_same_agent(self, ev: simpy.Event) -> None:
+    def _next_turn_same_agent(self, ev: Event) -> None:
         i: int = ev._value
         self._compose_turn(i, self.load[self.agent_of[i]])
 
-    def _followup(self, ev: simpy.Event) -> None:
+    def _followup(self, ev: Event) -> None:
         i: int = ev._value
-        self._enqueue(i, _FOLLOWUP if self.followups_first else self.qclass[i])
+        self._enqueue(i, _FOLLOWUP if self.followups_first else self.flags[i] >> _F_CLASS_SHIFT)
 
     def _leave_timeline(self, i: int, code: int) -> None:
         """Move the conversation off Twitter: hand-off work by the agent, then tier 2 if any."""
@@ -326,41 +419,33 @@ class Desk:
         if work is not None:
             d = work()
             self.busy[i] += d
-            ev = Timeout(self.env, d, i)
-            ev.callbacks.append(self._handed_off)
+            self._after(d, self._handed_off_cb, i)
             return
         self._hand_off(i)
         self._release(self.agent_of[i])
 
-    def _handed_off(self, ev: simpy.Event) -> None:
+    def _handed_off(self, ev: Event) -> None:
         i: int = ev._value
         self._hand_off(i)
         self._release(self.agent_of[i])
 
     def _hand_off(self, i: int) -> None:
-        now = self.env._now
         self.state[i] = _DONE
-        self.end[i] = now
-        if OUTCOMES[self.outcome[i]] in self.t2_targets:
+        self.end[i] = self.env._now
+        if self.t2_targets and OUTCOMES[self.outcome[i]] in self.t2_targets:
             if self.t2_free:
                 self.t2_free -= 1
                 self._tier2_start(i)
             else:
                 self.t2_queue.append(i)
 
-    def _finish(self, i: int, code: int) -> None:
-        self.state[i] = _DONE
-        self.outcome[i] = code
-        self.end[i] = self.env._now
-
     # -- tier 2 ---------------------------------------------------------------------------------
     def _tier2_start(self, i: int) -> None:
         self.t2_start[i] = self.env._now
         assert self._tier2 is not None
-        ev = Timeout(self.env, self._tier2(), i)
-        ev.callbacks.append(self._tier2_done)
+        self._after(self._tier2(), self._tier2_done_cb, i)
 
-    def _tier2_done(self, ev: simpy.Event) -> None:
+    def _tier2_done(self, ev: Event) -> None:
         self.t2_end[ev._value] = self.env._now
         if self.t2_queue:
             self._tier2_start(self.t2_queue.popleft())
@@ -385,13 +470,12 @@ class Desk:
             self.on_shift += 1
         while self.on_shift > target:
             agent = -1
-            for level, bucket in enumerate(self.free):
+            for bucket in self.free:
                 if bucket:
                     agent = next(iter(bucket))
                     del bucket[agent]
                     break
             else:
-                level = self.k
                 agent = min((a for a in range(len(self.load)) if self.load[a] and not self.leaving[a]),
                             key=lambda a: self.load[a])
             if self.load[agent] == 0:
@@ -446,13 +530,8 @@ class Desk:
         """Simulate arrivals up to the horizon, then drain, and return the records."""
         sc = self.sc
         horizon, stop = sc.meta.horizon, sc.meta.horizon + sc.meta.drain
-        self.arr_time = self.arr.time.tolist()
-        self.arr_kind = self.arr.kind.tolist()
-        self.arr_marketing = self.arr.marketing.tolist()
-        self.needs_reply = self.needs_reply.tolist()
-        self.deflectable = self.deflectable.tolist()
         d = sc.deflection
-        self.dfl_on, self.dfl_max, self.dfl_half = d.enabled, d.max_share, d.half_saturation
+        self.dfl_max, self.dfl_half = d.max_share, d.half_saturation
         self.hold = sc.handling.hold_during_think
         self.followups_first = sc.handling.followups_first
         self.auto_reply = sc.agents.tweeting_hours.outside == "auto_reply"
@@ -460,10 +539,21 @@ class Desk:
         self.is_open = bool(self.open_values[0])
         self.env.process(self._calendar(stop))
         self.env.process(self._ticker(sc.meta.interval, horizon))
-        self._schedule_arrival(0)
+        if self.n:
+            first = _new(_Fire)
+            first.callbacks = self._arrive_cb
+            first._value = 0
+            heappush(self._q, (self.arr_time[0], NORMAL, next(self._eid), first))
         self.env.run(until=stop)
         self._account()
-        return self.records()
+        rec = self.records()
+        # Events left in the queue and the shared callback tuples hold bound methods, so the desk
+        # sits in reference cycles; break them so its working columns (flags, patience, state...)
+        # are freed now rather than at some later cyclic collection between replications.
+        self.env._queue.clear()
+        for name in [k for k in vars(self) if k.endswith("_cb")]:
+            setattr(self, name, ())
+        return rec
 
     def records(self) -> RunRecords:
         """Collect the typed arrays into numpy columns (no copies of the big ones)."""
@@ -475,11 +565,11 @@ class Desk:
             "followers": a.followers,
             "marketing": a.marketing,
             "origin": a.origin,
-            "needs_reply": np.asarray(self.needs_reply, dtype=bool),
+            "needs_reply": self.needs_reply,
             "pickup": np.frombuffer(self.pickup, dtype=np.float64),
             "first_response": np.frombuffer(self.first, dtype=np.float64),
             "end": np.frombuffer(self.end, dtype=np.float64),
-            "turns": np.frombuffer(self.turns, dtype=np.int64 if array("l").itemsize == 8 else np.int32),
+            "turns": np.frombuffer(self.turns, dtype=np.int16 if self._turns_code == "h" else np.int64),
             "outcome": np.frombuffer(self.outcome, dtype=np.int8),
             "busy": np.frombuffer(self.busy, dtype=np.float64),
             "auto_replied": np.frombuffer(self.auto, dtype=np.int8).astype(bool),
@@ -492,14 +582,26 @@ class Desk:
         return RunRecords(conv, intervals, a.kinds)
 
 
-def simulate_once(scenario: Scenario, seed: np.random.SeedSequence) -> RunRecords:
+#: Engines :func:`simulate_once` can use: ``auto`` picks the FCFS fast path when it applies.
+ENGINES = ("auto", "simpy", "fast")
+
+
+def simulate_once(scenario: Scenario, seed: np.random.SeedSequence, engine: str = "auto") -> RunRecords:
     """Run one replication: draw arrivals and simulate them; returns the flat records.
 
     ``seed`` is this replication's :class:`numpy.random.SeedSequence`; arrivals and the model
     draw from separate children of it, so the same seed gives the same numbers anywhere.
+    ``engine``: ``auto`` (default) runs :mod:`sim.fastpath` when the scenario qualifies (a
+    plain FCFS team: it gives the same records as the SimPy desk, faster) and :class:`Desk`
+    otherwise; ``simpy`` always runs :class:`Desk`; ``fast`` insists on the fast path.
     """
-    from sim.arrivals import generate_arrivals
-
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    fast = engine == "fast" or (engine == "auto" and fastpath.qualifies(scenario))
+    if engine == "fast" and not fastpath.qualifies(scenario):
+        raise ValueError(f"the fast path does not cover this scenario: {fastpath.why_not(scenario)}")
     arrival_seed, model_seed = seed.spawn(2)
     stream = generate_arrivals(scenario, np.random.default_rng(arrival_seed))
+    if fast:
+        return fastpath.simulate(scenario, stream, model_seed)
     return Desk(scenario, stream, model_seed).run()
