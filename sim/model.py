@@ -28,7 +28,7 @@ from sim.arrivals import ArrivalStream, generate_arrivals
 from sim.calendar import agents_on_shift, open_hours
 from sim.distributions import Distribution, Draws
 from sim.scenario import Scenario
-from sim.vocabulary import ESCALATION_TARGETS
+from sim.vocabulary import ESCALATION_TARGETS, URGENT_KINDS
 
 #: Outcome codes stored in ``ConversationRecords.outcome``.
 OUTCOMES: tuple[str, ...] = (
@@ -122,7 +122,9 @@ class Desk:
         dfl = scenario.deflection
         deflectable = np.isin(np.arange(len(kinds)), [kinds.index(k) for k in dfl.kinds if k in kinds])
         if h.priority == "influencer_fail":
-            cls = np.where(arrivals.fail, _FAIL, np.where(arrivals.followers >= m.influencer_followers, _INFLUENCER, _NORMAL))
+            # The top class is the vocabulary's "fail": #fail or an outage report, as the desk triages.
+            urgent = arrivals.fail | np.isin(arrivals.kind, [kinds.index(k) for k in URGENT_KINDS if k in kinds])
+            cls = np.where(urgent, _FAIL, np.where(arrivals.followers >= m.influencer_followers, _INFLUENCER, _NORMAL))
         else:
             cls = np.full(n, _NORMAL)
         flags = self.needs_reply.astype(np.uint8) * _F_REPLY

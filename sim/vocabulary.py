@@ -39,6 +39,10 @@ QUESTION_WORDS: tuple[str, ...] = ("how", "why", "when", "where", "what", "can i
 #: Words that mark spam.
 SPAM_WORDS: tuple[str, ...] = ("giveaway", "crypto", "follow back", "click here", "free followers", "dm me for")
 
+#: Kinds that share the top ("fail") priority class with ``#fail`` tweets under ``influencer_fail``:
+#: the desk's triage ranks outage words with ``#fail``, and the model does the same.
+URGENT_KINDS: tuple[str, ...] = ("outage_report",)
+
 #: Priority classes, highest first. ``influencer_fail`` queues the first two ahead of ``normal``.
 PRIORITY_CLASSES: tuple[str, ...] = ("fail", "influencer", "normal")
 
