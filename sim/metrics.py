@@ -153,11 +153,22 @@ def confidence_interval(values: Sequence[float], level: float = 0.95) -> tuple[f
     return mean, mean - half, mean + half
 
 
+def metric_interval(name: str, values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """:func:`confidence_interval` of metric ``name``, intersected with the metric's range.
+
+    Every metric is non-negative and shares are at most 1; a symmetric t interval from few
+    replications can cross those limits, and cutting it there loses no coverage.
+    """
+    mean, lo, hi = confidence_interval(values, level)
+    top = 1.0 if METRIC_UNITS.get(name) == "share" else math.inf
+    return mean, min(max(lo, 0.0), top) if lo == lo else lo, min(max(hi, 0.0), top) if hi == hi else hi
+
+
 def summarise(per_replication: Sequence[dict[str, float]], level: float = 0.95) -> dict[str, dict[str, float]]:
     """Aggregate replication metrics into ``{name: {"mean", "ci_low", "ci_high"}}``."""
     out = {}
     for name in METRIC_UNITS:
-        mean, lo, hi = confidence_interval([m[name] for m in per_replication], level)
+        mean, lo, hi = metric_interval(name, [m[name] for m in per_replication], level)
         out[name] = {"mean": mean, "ci_low": lo, "ci_high": hi}
     return out
 

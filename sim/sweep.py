@@ -25,7 +25,7 @@ from typing import Any
 
 from sim.errors import ChirpdeskError
 from sim.loader import parse_override, with_overrides
-from sim.metrics import METRIC_UNITS, confidence_interval
+from sim.metrics import METRIC_UNITS, confidence_interval, metric_interval
 from sim.policies import policy_shifts
 from sim.run import run_replication
 from sim.scenario import Scenario
@@ -240,7 +240,7 @@ def run_sweep(scenario: Scenario, grid: Mapping[str, Sequence[Any]] | None = Non
         for name in names:
             if name == "adoption_factor":
                 continue
-            mean, lo, hi = confidence_interval([m[name] for m in ms])
+            mean, lo, hi = metric_interval(name, [m[name] for m in ms])
             rows.append(_row(case, keys, name, mean, lo, hi, reps))
     return SweepResult(scenario, grid, sorted({c.policy for c in cases}, key=[c.policy for c in cases].index),
                        period, reps, seed, rows, cases, per_rep, all_periods,
