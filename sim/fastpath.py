@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from array import array
 from heapq import heapreplace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from sim.arrivals import ArrivalStream
 from sim.calendar import agents_on_shift
 from sim.distributions import Distribution, Draws
 from sim.scenario import Scenario
+
+if TYPE_CHECKING:  # sim.model imports this module
+    from sim.model import RunRecords
 
 
 def _single_turn(d: Distribution) -> bool:
@@ -72,7 +76,7 @@ def qualifies(scenario: Scenario) -> bool:
     return why_not(scenario) == ""
 
 
-def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSequence):  # type: ignore[no-untyped-def]
+def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSequence) -> RunRecords:
     """One replication of a qualifying scenario; returns :class:`sim.model.RunRecords`."""
     from sim.model import ABANDONED, NO_REPLY, RESOLVED_PUBLIC, RunRecords
 
@@ -125,11 +129,11 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
     outcome = np.where(needs_reply, 0, NO_REPLY).astype(np.int8)
     turns = np.zeros(n, dtype=np.int16)
     p = np.frombuffer(pick, dtype=np.float64)
-    d = np.frombuffer(serve, dtype=np.float64)
+    served = np.frombuffer(serve, dtype=np.float64)
     g = np.frombuffer(gave_up, dtype=np.float64)
     pickup[who] = p
-    busy[who] = d
-    done_at = p + d
+    busy[who] = served
+    done_at = p + served
     finished = done_at < stop  # NaN (never picked up) compares False
     idx = who[finished]
     first[idx] = done_at[finished]

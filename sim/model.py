@@ -16,8 +16,10 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from heapq import heappush
+from typing import Any
 
 import numpy as np
 import simpy
@@ -110,9 +112,9 @@ class Desk:
         # Per-conversation draws made up front in one numpy call each, read through memoryviews:
         # a memoryview item is a plain Python number (no numpy scalar) and costs no extra copy,
         # where .tolist() would keep 32 bytes per float alive for the whole run.
-        self.patience = memoryview(c.patience.sample(streams[6], n)) if not c.patience.is_none else None
+        self.patience = memoryview(c.patience.sample(streams[6], n)) if not c.patience.is_none else None  # type: ignore[arg-type]  # numpy stubs: ndarray is a Buffer only for Python >= 3.12
         turns_total = h.turns.sample(streams[7], n) if n else np.zeros(0)
-        self.turns_total = memoryview(turns_total.astype(np.int64))
+        self.turns_total = memoryview(turns_total.astype(np.int64))  # type: ignore[arg-type]  # numpy stubs: ndarray is a Buffer only for Python >= 3.12
 
         # One flag byte per conversation folds the per-arrival lookups (needs a reply, deflectable,
         # marketing handle, queue class) into a single read.
@@ -133,8 +135,8 @@ class Desk:
         if n:
             flags |= arrivals.marketing.astype(np.uint8) * _F_MARKETING
             flags |= cls.astype(np.uint8) << _F_CLASS_SHIFT
-        self.flags = memoryview(flags.astype(np.uint8))
-        self.arr_time = memoryview(np.ascontiguousarray(arrivals.time, dtype=np.float64))
+        self.flags = memoryview(flags.astype(np.uint8))  # type: ignore[arg-type]  # numpy stubs: ndarray is a Buffer only for Python >= 3.12
+        self.arr_time = memoryview(np.ascontiguousarray(arrivals.time, dtype=np.float64))  # type: ignore[arg-type]  # numpy stubs: ndarray is a Buffer only for Python >= 3.12
 
         # Records, preallocated (typed arrays: raw doubles, no Python object per value).
         nan = array("d", [math.nan]) * n
@@ -215,10 +217,10 @@ class Desk:
                 self.staffed_area += self.on_shift * self.k * dt
             self._last = now
 
-    def _after(self, delay: float, callbacks: tuple, i: int) -> None:  # type: ignore[type-arg]
+    def _after(self, delay: float, callbacks: tuple[Callable[[Event], None], ...], i: int) -> None:
         """Call ``callbacks`` with conversation ``i`` after ``delay`` seconds (see :class:`_Fire`)."""
         ev = _new(_Fire)
-        ev.callbacks = callbacks
+        ev.callbacks = callbacks  # type: ignore[assignment]  # a shared tuple on purpose: SimPy only iterates callbacks
         ev._value = i
         heappush(self._q, (self.env._now + delay, NORMAL, next(self._eid), ev))
 
@@ -229,7 +231,7 @@ class Desk:
         if j < self.n:
             # Arrivals form a chain: the event that just fired carries the next one (SimPy has
             # already detached its callbacks), scheduled at the exact arrival time.
-            ev.callbacks = self._arrive_cb
+            ev.callbacks = self._arrive_cb  # type: ignore[assignment]  # a shared tuple on purpose: SimPy only iterates callbacks
             ev._value = j
             heappush(self._q, (self.arr_time[j], NORMAL, next(self._eid), ev))
         f = self.flags[i]
@@ -317,7 +319,7 @@ class Desk:
             d *= 1.0 + self.slow * (load - 1)
         self.busy[i] += d
         ev = _new(_Fire)
-        ev.callbacks = self._replied_cb
+        ev.callbacks = self._replied_cb  # type: ignore[assignment]  # a shared tuple on purpose: SimPy only iterates callbacks
         ev._value = i
         heappush(self._q, (now + d, NORMAL, next(self._eid), ev))
 
@@ -500,7 +502,7 @@ class Desk:
         later = np.nonzero(self.open_values[idx + 1:])[0]
         return float(self.open_times[idx + 1 + later[0]]) if later.size else math.inf
 
-    def _calendar(self, end: float):  # type: ignore[no-untyped-def]
+    def _calendar(self, end: float) -> Generator[Event, Any, None]:
         """Process: walk through staff and opening-hour change points in time order."""
         st, sv = agents_on_shift(self.sc, end)
         ot, ov = self.open_times, self.open_values
@@ -516,7 +518,7 @@ class Desk:
                 self.is_open = bool(v)
                 self._dispatch()
 
-    def _ticker(self, step: float, end: float):  # type: ignore[no-untyped-def]
+    def _ticker(self, step: float, end: float) -> Generator[Event, Any, None]:
         """Process: snapshot the time-integrals at every interval boundary."""
         t = 0.0
         while t <= end + 1e-9:
@@ -543,7 +545,7 @@ class Desk:
         self.env.process(self._ticker(sc.meta.interval, horizon))
         if self.n:
             first = _new(_Fire)
-            first.callbacks = self._arrive_cb
+            first.callbacks = self._arrive_cb  # type: ignore[assignment]  # a shared tuple on purpose: SimPy only iterates callbacks
             first._value = 0
             heappush(self._q, (self.arr_time[0], NORMAL, next(self._eid), first))
         self.env.run(until=stop)

@@ -105,7 +105,7 @@ def coverage_matrix(patterns: Sequence[Pattern], interval_s: float) -> np.ndarra
     return a
 
 
-def solve_cover(required: Sequence[float], matrix: np.ndarray, costs: Sequence[float],
+def solve_cover(required: Sequence[float] | np.ndarray, matrix: np.ndarray, costs: Sequence[float] | np.ndarray,
                 upper: float = math.inf, tie_break: float = 0.0,
                 time_limit: float = 60.0) -> tuple[np.ndarray, bool, str]:
     """Solve ``min costs.x`` s.t. ``matrix x >= required``, ``0 <= x <= upper`` integer.
@@ -126,7 +126,7 @@ def solve_cover(required: Sequence[float], matrix: np.ndarray, costs: Sequence[f
     return x, bool(res.status == 0), str(res.message)
 
 
-def plan_shifts(required: Sequence[int], staffing: Staffing, interval_s: float,
+def plan_shifts(required: Sequence[int] | np.ndarray, staffing: Staffing, interval_s: float,
                 agent_hour: float, time_limit: float = 60.0) -> ShiftPlan:
     """Least-cost :class:`ShiftPlan` covering ``required`` scheduled agents per weekly interval.
 

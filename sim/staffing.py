@@ -377,7 +377,7 @@ def scheduled_for(productive: int, shrinkage: float) -> int:
 
 # -- per-interval staffing as a scenario ---------------------------------------------------------
 
-def interval_shifts(counts: Sequence[int], interval_s: float) -> tuple[Shift, ...]:
+def interval_shifts(counts: Sequence[int] | np.ndarray, interval_s: float) -> tuple[Shift, ...]:
     """One :class:`Shift` per weekly interval with a positive count (scheduled agents)."""
     per_day = int(round(DAY / interval_s))
     out = []
@@ -388,7 +388,7 @@ def interval_shifts(counts: Sequence[int], interval_s: float) -> tuple[Shift, ..
     return tuple(out)
 
 
-def with_interval_staff(sc: Scenario, counts: Sequence[int], interval_s: float) -> Scenario:
+def with_interval_staff(sc: Scenario, counts: Sequence[int] | np.ndarray, interval_s: float) -> Scenario:
     """``sc`` with its shifts replaced by per-interval blocks of ``counts`` scheduled agents and
     intervals.csv rows of ``interval_s`` seconds."""
     agents = dataclasses.replace(sc.agents, shifts=interval_shifts(counts, interval_s))

@@ -144,8 +144,9 @@ def write_sweep_outputs(out: Path, result: SweepResult, breaks: Sequence[Mapping
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = {c: [(None if isinstance(r.get(c), float) and math.isnan(r[c]) else r.get(c)) for r in rows]
-             for c in columns}
+    table: dict[str, list[Any]] = {
+        c: [(None if isinstance(r.get(c), float) and math.isnan(r[c]) else r.get(c)) for r in rows]
+        for c in columns}
     for k in keys:
         # A grid column mixing ints and floats (or strings) is stored as one type.
         vals = table[k]

@@ -201,18 +201,18 @@ def run_sweep(scenario: Scenario, grid: Mapping[str, Sequence[Any]] | None = Non
     ``adoption_factor`` in studies). ``on_phase(name, tasks)`` reports progress phases.
     """
     t0 = time.perf_counter()
-    grid = {k: list(v) for k, v in (grid or {}).items()}
+    grid_lists = {k: list(v) for k, v in (grid or {}).items()}
     reps = replications or scenario.meta.replications
     seed = scenario.meta.seed if seed is None else seed
     names = list(metrics or METRIC_UNITS)
     own = executor is None
     executor = executor or LocalExecutor(1)
-    pol_from_grid = "policy.name" in grid
+    pol_from_grid = "policy.name" in grid_lists
     policies = list(policies or ([] if pol_from_grid else ["fixed"]))
     try:
         build: list[tuple[Scenario, dict[str, Any], str, Period | None]] = []
         all_periods: list[Period] = []
-        for point in grid_points(grid):
+        for point in grid_points(grid_lists):
             point_sc = with_overrides(scenario, point) if point else scenario
             pols = [point_sc.policy.name] if pol_from_grid else policies
             pers: list[Period | None] = list(periods(point_sc, period)) if period else [None]
@@ -231,7 +231,7 @@ def run_sweep(scenario: Scenario, grid: Mapping[str, Sequence[Any]] | None = Non
         if own:
             executor.close()
     per_rep = [flat[i * reps:(i + 1) * reps] for i in range(len(cases))]
-    keys = list(grid)
+    keys = list(grid_lists)
     rows = []
     for case, ms in zip(cases, per_rep, strict=True):
         if case.period is not None and (metrics is None or "adoption_factor" in names):
@@ -242,7 +242,7 @@ def run_sweep(scenario: Scenario, grid: Mapping[str, Sequence[Any]] | None = Non
                 continue
             mean, lo, hi = metric_interval(name, [m[name] for m in ms])
             rows.append(_row(case, keys, name, mean, lo, hi, reps))
-    return SweepResult(scenario, grid, sorted({c.policy for c in cases}, key=[c.policy for c in cases].index),
+    return SweepResult(scenario, grid_lists, sorted({c.policy for c in cases}, key=[c.policy for c in cases].index),
                        period, reps, seed, rows, cases, per_rep, all_periods,
                        sampling_sentence(scenario, period, len(all_periods)), time.perf_counter() - t0)
 

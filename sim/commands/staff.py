@@ -13,10 +13,10 @@ import numpy as np
 
 from sim.commands.common import add_scenario_arguments, load_from_args, progress_bar
 from sim.errors import ChirpdeskError
-from sim.run import ReplicationResult, default_jobs, run_replication, run_scenario
+from sim.run import ReplicationResult, SimulationResult, default_jobs, run_replication, run_scenario
 from sim.scenario import Scenario
-from sim.shifts_milp import plan_shifts
-from sim.staffing import METHODS, Target, staffing_requirement
+from sim.shifts_milp import ShiftPlan, plan_shifts
+from sim.staffing import METHODS, Requirement, Target, staffing_requirement
 from sim.study import with_shifts
 from sim.study_outputs import write_staff_outputs
 from sim.units import parse_duration
@@ -119,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             from reports import render_run_report
         except ImportError:  # reports/ not available in this checkout
-            render_run_report = None
-        if render_run_report is not None:
+            pass
+        else:
             try:
                 render_run_report(args.out)
             except Exception as exc:  # noqa: BLE001 - a report failure must not lose the data files
@@ -130,7 +130,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_summary(sc: Scenario, target: Target, req, plan, verified) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(sc: Scenario, target: Target, req: Requirement, plan: ShiftPlan,
+                   verified: SimulationResult) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -152,14 +153,14 @@ def _print_summary(sc: Scenario, target: Target, req, plan, verified) -> None:  
         s.add_row(sh.name, str(sh.count), f"{h:,.0f}", f"{h * sc.cost.agent_hour:,.0f}")
     s.add_row("total", "", f"{plan.hours:,.0f}", f"{plan.cost:,.0f} {sc.cost.currency}")
     con.print(s)
-    v = Table(title=f"plan verified by simulation ({len(verified.replications)} replications, 95% CI)")
+    vt = Table(title=f"plan verified by simulation ({len(verified.replications)} replications, 95% CI)")
     for c in ("metric", "mean", "95% CI"):
-        v.add_column(c, justify="right" if c != "metric" else "left")
+        vt.add_column(c, justify="right" if c != "metric" else "left")
     for name, fmt in (("sla_attainment", "{:.1%}"), ("abandoned_share", "{:.1%}"), ("first_response_p90_s", "{:.0f}s"),
                       ("occupancy", "{:.1%}"), ("cost_total", "{:,.0f}")):
         d = verified.summary[name]
         ci = "–" if d["ci_low"] != d["ci_low"] else f"{fmt.format(d['ci_low'])} – {fmt.format(d['ci_high'])}"
-        v.add_row(name, fmt.format(d["mean"]), ci)
-    con.print(v)
+        vt.add_row(name, fmt.format(d["mean"]), ci)
+    con.print(vt)
     for note in req.notes:
         con.print(f"[dim]note: {note}[/dim]")

@@ -113,9 +113,9 @@ def _print_summary(result: SweepResult, breaks: list[dict]) -> None:
     for c in ("policy", "period", "SLA", "95% CI", "cost"):
         t.add_column(c, justify="right" if c in ("SLA", "95% CI", "cost") else "left")
     for r in sla:
-        c = cost.get((tuple(repr(r.get(k)) for k in keys), r["policy"], r["period"]))
+        cost_row = cost.get((tuple(repr(r.get(k)) for k in keys), r["policy"], r["period"]))
         t.add_row(*[str(r.get(k)) for k in keys], r["policy"], r["period"] or "–", _fmt(r["mean"]),
-                  f"{_fmt(r['ci_low'])} – {_fmt(r['ci_high'])}", _fmt(c["mean"], False) if c else "–")
+                  f"{_fmt(r['ci_low'])} – {_fmt(r['ci_high'])}", _fmt(cost_row["mean"], False) if cost_row else "–")
     con.print(t)
     b = Table(title="break points (first period below target)")
     for k in keys:
