@@ -57,12 +57,16 @@ def latency_plot(tl: Table) -> Plot | None:
             series.setdefault(m.group("endpoint") or "all requests", {})[m.group("q")] = col
     if not series:
         return None
-    names = sorted(series, key=lambda e: (e == "all requests", e))
-    ncols = min(4, len(names))
+    names = sorted(series, key=lambda e: (e != "all requests", e))
+    ncols = min(4 if len(names) <= 8 else 5, len(names))
     nrows = -(-len(names) // ncols)
     t = tl["t_s"]
-    with plots.figure("latency", height=2.4 * nrows + 0.3, nrows=nrows, ncols=ncols, sharex=True,
+    # base.html.j2 lets this grid grow past the usual 520 px chart height, so panels keep their size.
+    height = 2.1 * nrows + 0.5
+    with plots.figure("latency", height=height, nrows=nrows, ncols=ncols, sharex=True,
                       squeeze=False) as (fig, axes):
+        top = 1 - 0.5 / height  # room for the quantile legend, close above the first row
+        fig.subplots_adjust(top=top, hspace=0.45, wspace=0.3)
         points = 0
         for k, ax in enumerate(axes.flat):
             if k >= len(names):
@@ -70,9 +74,12 @@ def latency_plot(tl: Table) -> Plot | None:
                 continue
             ep = names[k]
             for q, col in sorted(series[ep].items(), key=lambda kv: int(kv[0])):
+                finite = int(np.isfinite(tl[col]).sum())
+                # Rare requests (a few seconds with data) are isolated points a line cannot draw.
+                marker = {"marker": "o", "ms": 2.5} if finite < 0.5 * t.size else {}
                 ax.plot(t, tl[col], color=SERIES[k % len(SERIES)], lw=1.4,
-                        ls=QUANTILE_STYLES.get(q, "-."), label=f"p{q}")
-                points += int(np.isfinite(tl[col]).sum())
+                        ls=QUANTILE_STYLES.get(q, "-."), label=f"p{q}", **marker)
+                points += finite
             ax.set_title(ep, loc="left", fontsize=10)
             ax.set_ylim(bottom=0)
             if k % ncols == 0:
@@ -83,11 +90,12 @@ def latency_plot(tl: Table) -> Plot | None:
 
         fig.legend([Line2D([], [], color=COLORS["ink"], ls=QUANTILE_STYLES[q]) for q in QUANTILE_STYLES],
                    [f"p{q}" for q in QUANTILE_STYLES], loc="lower center", ncols=3,
-                   bbox_to_anchor=(0.5, 1.0))
+                   bbox_to_anchor=(0.5, top + 0.25 / height))
         return plots.finish(
             "latency", "Response times per endpoint",
-            "Median (solid), 95th (dashed) and 99th (dotted) percentile response time of each "
-            "endpoint over the test, in milliseconds.", fig, points)
+            "Median (solid), 95th (dashed) and 99th (dotted) percentile response time of all requests "
+            "and of each endpoint over the test, in milliseconds; dots mark seconds in which an "
+            "endpoint was called only now and then.", fig, points)
 
 
 def failures_plot(doc: dict[str, Any]) -> Plot | None:
@@ -107,7 +115,7 @@ def failures_plot(doc: dict[str, Any]) -> Plot | None:
         plots.bar_labels(ax, bars, [fmt.number(v) for _, v, _ in items])
         ax.set_xlabel("requests")
         return plots.finish(
-            "failures", "What went wrong",
+            "failures", "What went wrong" if fails else "Nothing failed; errors provoked on purpose",
             "Failed requests by reason (red). Grey: error answers the test provoked on purpose "
             "(malformed or oversized payloads the desk must reject) — these are expected.", fig, len(items))
 
@@ -120,28 +128,54 @@ def cdf_plot(fr: Table, doc: dict[str, Any]) -> Plot | None:
     if not values:
         return None
     span = max(float(np.nanpercentile(v, 99)) for v in values.values() if np.isfinite(v).any())
+    totals = _cdf_totals(doc, values)
     with plots.figure("first_response_cdf", width=plots.HALF, height=3.3) as (fig, ax):
         points = 0
         for s, v in values.items():
-            x, y = plots.ecdf_points(v, total=v.size)
+            total = totals.get(s)
+            x, y = plots.ecdf_points(v, total=total or v.size)
+            answered = (f"{v.size:,} of {total:,} answered" if total and s == "measured" else
+                        f"{v.size / total:.0%} answered" if total else f"n={v.size:,}")
             ax.plot(x, y, drawstyle="steps-post", lw=1.8,
                     color=COLORS["muted"] if s == "predicted" else COLORS["demand"],
-                    ls="--" if s == "predicted" else "-", label=f"{s} (n={v.size:,})")
+                    ls="--" if s == "predicted" else "-", label=f"{s} ({answered})")
             points += v.size
-        within = (doc.get("sla") or {}).get("within_s")
+        pvm = doc.get("predicted_vs_measured") or {}
+        within = (doc.get("sla") or {}).get("within_s") or pvm.get("sla_within_s")
         if within:
-            ax.axvline(float(within), color=COLORS["target"], lw=1.2, ls="--")
+            ax.axvline(float(within), color=COLORS["target"], lw=1.2, ls="--",
+                       label=f"SLA {fmt.duration(within)}")
         ax.set_xlim(0, span)
         ax.set_ylim(0, 1.02)
         plots.percent_axis(ax)
         ax.set_xlabel(f"{plots.minutes_axis(ax, span)} to first response (scenario time)")
         ax.set_ylabel("share answered")
-        ax.legend(loc="lower right")
-        return plots.finish(
-            "first_response_cdf", "Does the real desk behave like the model?",
-            "Share of tweets answered within each time: what the simulation predicted (grey dashed) "
-            "and what the real desk achieved under load (blue). Close curves mean the model can be "
-            "trusted for planning.", fig, points)
+        ax.legend(loc="upper left" if totals else "lower right", fontsize=8)
+        caption = ("Share of the tweets needing a reply that were answered within each time: what the "
+                   "simulation predicted (grey dashed) and what the real desk achieved under load (blue)."
+                   if totals else
+                   "Share of the answered tweets answered within each time: what the simulation "
+                   "predicted (grey dashed) and what the real desk achieved under load (blue).")
+        if totals and within:
+            caption += (" Where a curve crosses the red line is its SLA attainment; tweets still "
+                        "unanswered when the test stopped keep the curves below 100%.")
+        return plots.finish("first_response_cdf", "Does the real desk behave like the model?",
+                            caption + " Close curves mean the model can be trusted for planning.", fig, points)
+
+
+def _cdf_totals(doc: dict[str, Any], values: dict[str, np.ndarray]) -> dict[str, int]:
+    """Tweets needing a reply behind each CDF: ``n`` per side in ``predicted_vs_measured``, the
+    prediction pooled over its replications. Empty when the file does not say (then the CDFs
+    are of answered tweets only)."""
+    pvm = doc.get("predicted_vs_measured") or {}
+    tol = pvm.get("tolerance")
+    reps = {"measured": 1, "predicted": tol.get("replications") if isinstance(tol, dict) else None}
+    out = {}
+    for s, v in values.items():
+        n, r = (pvm.get(s) or {}).get("n"), reps.get(s)
+        if isinstance(n, int | float) and isinstance(r, int | float) and n * r >= v.size:
+            out[s] = int(n * r)
+    return out if len(out) == len(values) else {}
 
 
 def gates_table(doc: dict[str, Any]) -> TableView:
@@ -149,8 +183,9 @@ def gates_table(doc: dict[str, Any]) -> TableView:
     out, classes = [], []
     for g in doc.get("gates") or []:
         passed = bool(g.get("passed"))
-        out.append([str(g.get("metric")), f"{g.get('op')} {_num(g.get('value'))}", _num(g.get("actual")),
-                    "pass" if passed else "FAIL"])
+        metric = str(g.get("metric"))
+        out.append([metric, f"{g.get('op')} {_gate_value(metric, g.get('value'))}",
+                    _gate_value(metric, g.get("actual")), "pass" if passed else "FAIL"])
         classes.append("pass" if passed else "fail")
     return TableView("gates", ["gate", "rule", "measured", "result"], out, classes,
                      numeric=[False, False, True, False])
@@ -183,6 +218,20 @@ def comparison_table(doc: dict[str, Any]) -> TableView | None:
                "The measurement does NOT agree with the prediction") + (f" (tolerance {_tol(tol)})." if tol is not None else ".")
     return TableView("predicted_vs_measured", ["", "predicted", "measured", "difference"], out,
                      numeric=[False, True, True, True], caption=caption)
+
+
+def _gate_value(metric: str, v: Any) -> str:
+    """A gate's threshold or measurement in the unit its name says (``_share``, ``_ratio``,
+    ``_gap``: percent; ``_ms``, ``_s``: milliseconds, seconds)."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return _num(v)
+    if metric.endswith(("_share", "_ratio", "_gap")):
+        return fmt.share(v)
+    if metric.endswith("_ms"):
+        return f"{_num(v)} ms"
+    if metric.endswith("_s"):
+        return f"{_num(v)} s"
+    return _num(v)
 
 
 def _tol(tol: Any) -> str:
@@ -228,8 +277,13 @@ def cards(doc: dict[str, Any]) -> list[Card]:
     if pvm:
         meas = (pvm.get("measured") or {}).get("sla_attainment")
         pred = (pvm.get("predicted") or {}).get("sla_attainment")
-        out.append(Card("measured_sla_attainment", "SLA attainment, measured", meas, fmt.share(meas),
-                        f"predicted {fmt.share(pred)}", "good" if pvm.get("agree") else "bad"))
+        tol = pvm.get("tolerance")
+        tol = tol.get("sla_attainment") if isinstance(tol, dict) else tol
+        band = f" ±{fmt.share(tol)}" if isinstance(tol, int | float) else ""
+        out.append(Card("measured_sla_attainment", "SLA attainment, measured vs model", meas, fmt.share(meas),
+                        f"model predicted {fmt.share(pred)}; "
+                        + (f"agrees within{band}" if pvm.get("agree") else f"differs by more than{band}"),
+                        "neutral" if pvm.get("agree") else "bad"))
     return out
 
 

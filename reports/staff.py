@@ -16,7 +16,7 @@ from reports.plots import COLORS, SERIES, Plot
 from sim.metrics import METRIC_UNITS
 
 #: Optional per-method requirement columns and their legend names.
-METHODS = {"required_sipp": "Erlang C per interval (SIPP)", "required_mol": "multi-interval (MOL)",
+METHODS = {"required_sipp": "each interval on its own (SIPP)", "required_mol": "multi-interval (MOL)",
            "required_isa": "simulation search (ISA)"}
 
 
@@ -84,7 +84,7 @@ def staffing_plot(req: Table, doc: dict[str, Any]) -> Plot:
 def shifts_table(sh: Table, currency: str) -> TableView:
     """The shift plan, one row per shift, with a total row."""
     out, total_h, total_cost = [], 0.0, 0.0
-    for r in rows(sh):
+    for r in sorted(rows(sh), key=_shift_order):
         hours, cost = r.get("hours_per_week"), r.get("cost_per_week")
         total_h += 0.0 if fmt.is_missing(hours) else float(hours)
         total_cost += 0.0 if fmt.is_missing(cost) else float(cost)
@@ -94,6 +94,19 @@ def shifts_table(sh: Table, currency: str) -> TableView:
     return TableView("shifts", ["shift", "days", "start", "end", "agents", "agent-hours / week",
                                 "cost / week"], out, row_classes=[""] * (len(out) - 1) + ["total"],
                      numeric=[False, False, False, False, True, True, True])
+
+
+#: Day sets first (every day, weekdays, weekends), then single days in week order.
+DAY_ORDER = ("all", "daily", "weekdays", "mon-fri", "weekends", "sat,sun", "mon", "tue", "wed", "thu", "fri",
+             "sat", "sun")
+
+
+def _shift_order(r: dict[str, Any]) -> tuple[int, str, str, str]:
+    """Shifts as a planner reads a rota: by day set, then start time (shifts.csv is in the
+    optimiser's pattern order, which puts 07:00 before 00:00)."""
+    days = str(r.get("days", "")).strip().lower()
+    rank = DAY_ORDER.index(days) if days in DAY_ORDER else len(DAY_ORDER)
+    return rank, days, _clock(r.get("start")), _clock(r.get("end"))
 
 
 def _clock(value: Any) -> str:

@@ -85,6 +85,8 @@ def metric_plot(table: Table, doc: dict[str, Any], metric: str) -> Plot | None:
             lo, hi = table["ci_low"][idx], table["ci_high"][idx]
             if unit == "share":  # a share's CI cannot leave 0..100% (Student-t bands can)
                 lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+            elif np.nanmin(table["mean"][idx], initial=0.0) >= 0:  # nor can a time, cost or count go negative
+                lo = np.clip(lo, 0, None)
             ax.fill_between(x, lo, hi, color=color, alpha=0.15, lw=0)
             ax.plot(x, table["mean"][idx], "o-", color=color, lw=1.8, ms=4, label=name)
             points += idx.size
@@ -92,6 +94,11 @@ def metric_plot(table: Table, doc: dict[str, Any], metric: str) -> Plot | None:
             xs = sorted(tick_labels)
             step = max(1, len(xs) // 8)
             ax.set_xticks(xs[::step], [tick_labels[v] for v in xs[::step]])
+        elif xkey:
+            # Tick the swept values themselves: a grid of 1, 2 concurrent chats has no 1.4.
+            values = sorted(set(table[xkey][sel].astype(float).tolist()))
+            if len(values) <= 12:
+                ax.set_xticks(values, [_value_text(v) for v in values])
         if unit == "share":
             plots.percent_axis(ax)
             target = (doc.get("sla") or {}).get("share") if metric == "sla_attainment" else None
@@ -101,33 +108,42 @@ def metric_plot(table: Table, doc: dict[str, Any], metric: str) -> Plot | None:
         elif unit == "s":
             hi = float(np.nanmax(table["ci_high"][sel])) if np.isfinite(table["ci_high"][sel]).any() else 60.0
             ax.set_ylabel(plots.minutes_axis(ax, max(hi, 60.0), "y"))
+            ax.set_ylim(bottom=0)
         elif unit == "money":
             ax.set_ylabel(cur)
         xname = "period" if multi_period else (xkey or "")
         ax.set_xlabel(xname)
         ax.legend(fontsize=8, loc="best")
-        over = ("each period of the study" if multi_period else f"{xkey}" if xkey else "the single point")
+        over = ("in each period of the study" if multi_period else f"against {xkey}" if xkey
+                else "at the single point")
+        lines = "one line per policy" + (f" and value of {', '.join(others)}" if others else "")
+        sample = (" Costs are those of the simulated sample of each period, not of the whole period."
+                  if multi_period and unit == "money" else "")
         return plots.finish(
             f"sweep_{metric}", f"{label(metric)[0].upper() + label(metric)[1:]} across the sweep",
-            f"Mean {label(metric)} for {over}, one line per policy; the band is the 95% CI across "
-            f"{doc.get('replications', '?')} replications.", fig, points)
+            f"Mean {label(metric)} {over}, {lines}; the band is the 95% CI across "
+            f"{doc.get('replications', '?')} replications.{sample}", fig, points)
 
 
 def breakpoints_table(bp: Table, doc: dict[str, Any]) -> TableView:
     """When each policy (and grid point) first misses the SLA target; empty means never."""
     keys = [k for k in (doc.get("grid") or {}) if k in bp]
+    periods = bool(doc.get("periods"))
     out, classes = [], []
     for r in rows(bp):
         broke = not fmt.is_missing(r.get("break_period"))
         when = "" if fmt.is_missing(r.get("break_start_s")) else fmt.duration(r["break_start_s"])
-        out.append([*(_value_text(r[k]) for k in keys), str(r.get("policy") or "—"),
-                    _value_text(r["break_period"]) if broke else "never",
-                    when if broke else "",
-                    "misses target" if broke else "holds"])
+        cells = [*(_value_text(r[k]) for k in keys), str(r.get("policy") or "—")]
+        if periods:  # without periods the break is always "horizon" at 0 s: nothing to show
+            cells += [_value_text(r["break_period"]) if broke else "never", when if broke else ""]
+        out.append([*cells, "misses target" if broke else "holds"])
         classes.append("fail" if broke else "pass")
-    return TableView("breakpoints", [*keys, "policy", "first period below target",
-                                     "starts after", "verdict"], out, classes,
-                     caption="First period whose mean SLA attainment falls below the target.")
+    if periods:
+        return TableView("breakpoints", [*keys, "policy", "first period below target",
+                                         "starts after", "verdict"], out, classes,
+                         caption="First period whose mean SLA attainment falls below the target.")
+    return TableView("breakpoints", [*keys, "policy", "verdict"], out, classes,
+                     caption="Whether the mean SLA attainment over the simulated run meets the target.")
 
 
 def tornado(sens: Table, metric: str, doc: dict[str, Any]) -> Plot | None:
@@ -156,10 +172,16 @@ def tornado(sens: Table, metric: str, doc: dict[str, Any]) -> Plot | None:
                 ax.text(v, yi, f" {fmt.by_unit(v, unit, cur)} ", va="center", fontsize=8,
                         ha="left" if v >= b else "right", color=COLORS["ink"])
         ax.margins(x=0.2)
+        xlabel = f"{label(metric)} (base {fmt.by_unit(b, unit, cur)})"
         if unit == "share":
             plots.percent_axis(ax, "x")
-        ax.set_xlabel(f"{label(metric)} (base {fmt.by_unit(b, unit, cur)})")
-        ax.legend(loc="lower right", fontsize=8)
+        elif unit == "s":
+            lo_x, hi_x = ax.get_xlim()
+            xlabel += f", {plots.minutes_axis(ax, hi_x - lo_x, 'x')}"
+        elif unit == "money":
+            xlabel += f", {cur}"
+        ax.set_xlabel(xlabel)
+        plots.top_legend(fig, ax)
         return plots.finish(
             f"tornado_{metric}", f"What moves {label(metric)} most",
             f"Each bar shows {label(metric)} when one parameter is set to its low (light) or high "
@@ -213,7 +235,7 @@ def build(folder: Path) -> dict[str, Any]:
     return {
         "kind": "sweep",
         "title": str(doc.get("scenario", folder.name)),
-        "subtitle": "Parameter sweep",
+        "subtitle": "Study over time" if doc.get("periods") else "Parameter sweep",
         "period": doc.get("sampling") or "",
         "facts": [", ".join(f"{k}: {', '.join(map(_value_text, v))}" for k, v in grid.items()),
                   f"policies: {', '.join(policies)}" if policies else "",

@@ -1,5 +1,7 @@
-"""Fixtures for the report tests: real small simulate runs, contract-following folders for the
-other commands, and a headless Chromium (Debian's package, driven by Playwright).
+"""Fixtures for the report tests: real small runs of ``simulate``, ``staff`` and ``sweep`` (the
+load test's real run lives in tests/loadtests, see test_run.py), and a headless Chromium
+(Debian's package, driven by Playwright). ``reportdata`` still writes load-test folders for the
+cases a real run cannot produce (a failed gate, no failures at all).
 
 Browser tests skip with a reason when Chromium or Playwright is missing, except under
 ``CHIRPDESK_CI=1`` where they fail: CI must never pass without looking at the pages.
@@ -7,7 +9,6 @@ Browser tests skip with a reason when Chromium or Playwright is missing, except 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,27 +20,8 @@ for _path in (ROOT, Path(__file__).resolve().parent):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import reportdata  # noqa: E402
-from reportkit import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-
-from sim.cli import main  # noqa: E402
-
-IN_CI = os.environ.get("CHIRPDESK_CI") == "1"
-
-#: The small real run every simulate test uses (about a second with one job).
-SMALL_RUN = ["scenarios/erlang-check.toml", "--set", "scenario.horizon=2d",
-             "--set", "scenario.replications=2", "--jobs", "1", "-q"]
-
-
-def simulate(out: Path, *extra: str) -> Path:
-    """Run ``chirpdesk simulate`` on the small erlang-check case into ``out``; returns ``out``."""
-    cwd = os.getcwd()
-    os.chdir(ROOT)
-    try:
-        assert main(["simulate", *SMALL_RUN, *extra, "--out", str(out)]) == 0
-    finally:
-        os.chdir(cwd)
-    return out
+from reportkit import ARTIFACTS, launch_browser  # noqa: E402
+from reportruns import STAFF_RUN, STUDY_RUN, SWEEP_RUN, run_command, simulate  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -54,50 +36,35 @@ def sim_run_more_agents(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return simulate(tmp_path_factory.mktemp("sim") / "run-b", "--set", "agents.shifts.0.count=12")
 
 
-@pytest.fixture
-def staff_run(tmp_path: Path) -> Path:
-    """A staff folder following docs/outputs.md."""
-    return reportdata.write_staff(tmp_path / "staff")
+@pytest.fixture(scope="session")
+def staff_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real ``chirpdesk staff`` run (baseline, MOL, 60-min intervals) with its report.html."""
+    return run_command("staff", STAFF_RUN, tmp_path_factory.mktemp("staff") / "plan")
 
 
-@pytest.fixture
-def sweep_run(tmp_path: Path) -> Path:
-    """A sweep folder with break points, sensitivity and Sobol tables."""
-    return reportdata.write_sweep(tmp_path / "sweep")
+@pytest.fixture(scope="session")
+def sweep_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real ``chirpdesk sweep``: a 2x2 grid with break points, a tornado and Sobol indices.
+    ``sweep`` writes data files only; the tests render the report (``chirpdesk report``)."""
+    return run_command("sweep", SWEEP_RUN, tmp_path_factory.mktemp("sweep") / "grid")
 
 
-@pytest.fixture
-def loadtest_run(tmp_path: Path) -> Path:
-    """A passing load-test folder."""
-    return reportdata.write_loadtest(tmp_path / "loadtest")
+@pytest.fixture(scope="session")
+def study_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real multi-period ``chirpdesk sweep``: two policies over six yearly sample weeks."""
+    return run_command("sweep", STUDY_RUN, tmp_path_factory.mktemp("sweep") / "study")
 
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     """``test-artifacts/reports/`` (gitignored): screenshots of every page the tests open."""
-    path = ROOT / "test-artifacts" / "reports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (CHIRPDESK_CI=1: browser tests must run; see .ci/chromium.sh)")
-    pytest.skip(reason)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
 
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
-    """A headless Chromium from /usr/bin/chromium (never downloaded)."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[test]')")
-    if not Path(CHROMIUM).is_file():
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or bash .ci/chromium.sh)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    """A headless Chromium from /usr/bin/chromium (never downloaded); skips with a reason when
+    Chromium or Playwright is missing, fails under CHIRPDESK_CI=1."""
+    with launch_browser() as b:
+        yield b

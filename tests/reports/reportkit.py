@@ -1,5 +1,9 @@
-"""Helpers shared by the report tests: open a page in Chromium, collect what went wrong, read
-cards and figures back out of the DOM, and parse report HTML without a browser."""
+"""Helpers shared by the report tests: launch Chromium, open a page in it, collect what went
+wrong, read cards and figures back out of the DOM, and parse report HTML without a browser.
+
+Also imported by tests/loadtests/test_run.py (which puts this folder on ``sys.path``) to open
+the real load test's report: both folders get their browser from :func:`launch_browser`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,61 @@ from typing import Any
 CHROMIUM = os.environ.get("CHIRPDESK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+#: Under CHIRPDESK_CI=1 a missing browser fails the tests instead of skipping them.
+IN_CI = os.environ.get("CHIRPDESK_CI") == "1"
+
+#: The repository; screenshots go to ``ARTIFACTS`` (gitignored).
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "reports"
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test with ``reason``, or fail it under ``CHIRPDESK_CI=1``."""
+    import pytest
+
+    if IN_CI:
+        pytest.fail(f"{reason} (CHIRPDESK_CI=1: browser tests must run; see .ci/chromium.sh)")
+    pytest.skip(reason)
+
+
+_shared: dict[str, Any] = {}
+
+
+@contextmanager
+def launch_browser() -> Iterator[Any]:
+    """A headless Chromium from ``CHROMIUM`` (never downloaded), skipping or failing (CI) when
+    Playwright or Chromium is missing.
+
+    Playwright's sync API allows one instance per process, so nested or overlapping uses (the
+    report tests' session browser and the load-test module's) share one browser, closed when
+    the last user leaves.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed (pip install -e '.[test]')")
+    if not Path(CHROMIUM).is_file():
+        unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or bash .ci/chromium.sh)")
+    if not _shared:
+        pw = sync_playwright().start()
+        try:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        except BaseException:
+            pw.stop()
+            raise
+        _shared.update(playwright=pw, browser=browser, users=0)
+    _shared["users"] += 1
+    try:
+        yield _shared["browser"]
+    finally:
+        _shared["users"] -= 1
+        if _shared["users"] == 0:
+            try:
+                _shared["browser"].close()
+            finally:
+                _shared["playwright"].stop()
+                _shared.clear()
 
 
 @dataclass

@@ -21,10 +21,13 @@ def test_report_rerenders_from_data_files(sim_run: Path, capsys: pytest.CaptureF
     assert str(report) in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("builder, kind", [(reportdata.write_staff, "staff"), (reportdata.write_sweep, "sweep"),
-                                           (reportdata.write_loadtest, "loadtest")])
-def test_kind_is_detected_from_the_marker_file(tmp_path: Path, builder, kind: str) -> None:
-    assert detect_kind(builder(tmp_path / kind)) == kind
+@pytest.mark.parametrize("fixture, kind", [("staff_run", "staff"), ("sweep_run", "sweep"), ("study_run", "sweep")])
+def test_kind_is_detected_from_the_marker_file(request: pytest.FixtureRequest, fixture: str, kind: str) -> None:
+    assert detect_kind(request.getfixturevalue(fixture)) == kind
+
+
+def test_loadtest_kind_is_detected_from_the_marker_file(tmp_path: Path) -> None:
+    assert detect_kind(reportdata.write_loadtest(tmp_path / "loadtest")) == "loadtest"
 
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,10 +44,9 @@ def test_folder_without_data_files_names_what_was_expected(tmp_path: Path) -> No
         render_run_report(tmp_path)
 
 
-def test_compare_refuses_non_simulate_runs(sim_run: Path, tmp_path: Path) -> None:
-    staff = reportdata.write_staff(tmp_path / "staff")
+def test_compare_refuses_non_simulate_runs(sim_run: Path, staff_run: Path, tmp_path: Path) -> None:
     with pytest.raises(ChirpdeskError, match="holds a staff run; compare needs two simulate runs"):
-        render_compare(sim_run, staff, tmp_path / "x.html")
+        render_compare(sim_run, staff_run, tmp_path / "x.html")
 
 
 def test_missing_intervals_file_is_named(sim_run: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from reportkit import assert_healthy, cards, open_report, parse
+from reportruns import simulate
 
 SIMULATE_PLOTS = {"week_shape", "queue_length", "sla_by_interval", "first_response_histogram",
                   "first_response_cdf", "occupancy_by_hour", "escalation"}
@@ -67,8 +68,6 @@ def test_every_setting_is_shown(sim_run: Path) -> None:
 
 
 def test_no_report_flag_skips_rendering(tmp_path: Path) -> None:
-    from conftest import simulate
-
     out = simulate(tmp_path / "quiet", "--no-report")
     assert (out / "summary.json").is_file()
     assert not (out / "report.html").exists()
