@@ -82,3 +82,16 @@ def test_console_script_and_python_m_print_a_summary():
 def test_bad_options_exit_2_with_a_reason(args, message, capsys):
     assert run_cli("simulate", SCENARIOS / "erlang-check.toml", *args, "-q") == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("simulate", ["-r", "2"]),
+    ("sweep", ["--grid", "agents.concurrency=1,2", "-r", "2"]),
+])
+def test_out_writes_a_report_unless_told_not_to(tmp_path, command, extra):
+    on, off = tmp_path / "on", tmp_path / "off"
+    assert run_cli(command, SCENARIOS / "erlang-check.toml", *SHORT, *extra, "-j", "1", "-q", "--out", on) == 0
+    assert run_cli(command, SCENARIOS / "erlang-check.toml", *SHORT, *extra, "-j", "1", "-q", "--out", off, "--no-report") == 0
+    page = (on / "report.html").read_text()
+    assert "<html" in page and "erlang-check" in page
+    assert not (off / "report.html").exists()

@@ -7,6 +7,7 @@ import contextlib
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from sim.loader import load_scenario
 from sim.scenario import Scenario
@@ -18,6 +19,31 @@ def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, metavar="S", help="master seed (default: the scenario's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario key, e.g. --set arrivals.base_rate=240 (repeatable)")
+
+
+def add_output_arguments(p: argparse.ArgumentParser, files: str) -> None:
+    """Add --out DIR and --report/--no-report (a report is written by default with --out)."""
+    p.add_argument("--out", "-o", type=Path, metavar="DIR", help=f"folder for {files} and report.html")
+    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=None,
+                   help="write report.html next to the data files (default: on when --out is given)")
+
+
+def write_report(args: argparse.Namespace) -> bool:
+    """Render ``report.html`` into ``args.out`` unless ``--no-report``; True when written.
+
+    A rendering failure is reported as a warning: it must never lose the data files already
+    written, and ``chirpdesk report DIR`` can render them again later.
+    """
+    if not args.out or args.report is False:
+        return False
+    from reports import render_run_report
+
+    try:
+        render_run_report(args.out)
+    except Exception as exc:  # noqa: BLE001 - keep the run's data; say what went wrong
+        print(f"chirpdesk: warning: report.html not rendered: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def load_from_args(args: argparse.Namespace) -> Scenario:

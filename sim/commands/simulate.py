@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from sim.commands.common import add_scenario_arguments, load_from_args, progress_bar
+from sim.commands.common import (
+    add_output_arguments,
+    add_scenario_arguments,
+    load_from_args,
+    progress_bar,
+    write_report,
+)
 from sim.outputs import write_outputs
 from sim.run import ReplicationResult, default_jobs, run_scenario
 from sim.summary_table import print_summary
@@ -19,9 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_scenario_arguments(p)
     p.add_argument("--replications", "-r", type=int, metavar="N", help="replications (default: the scenario's)")
     p.add_argument("--jobs", "-j", type=int, metavar="J", help="worker processes (default: one per CPU)")
-    p.add_argument("--out", "-o", type=Path, metavar="DIR", help="folder for the data files (and report.html)")
-    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=None,
-                   help="write report.html (default: on when --out is given)")
+    add_output_arguments(p, "summary.json, intervals.csv, conversations.csv")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=run)
 
@@ -43,16 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print_summary(result)
     if args.out:
         write_outputs(result, args.out)
-        if args.report is not False:
-            _write_report(args.out)
+        reported = write_report(args)
         if not args.quiet:
             print(f"wrote {args.out}/summary.json, intervals.csv, conversations.csv"
-                  + (", report.html" if args.report is not False and (args.out / 'report.html').exists() else ""))
+                  + (", report.html" if reported else ""))
     return 0
-
-
-def _write_report(out: Path) -> None:
-    """Render report.html next to the data files (reports/ is part of the distribution)."""
-    from reports import render_run_report
-
-    render_run_report(out)

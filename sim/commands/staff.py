@@ -7,11 +7,16 @@ import dataclasses
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
-from sim.commands.common import add_scenario_arguments, load_from_args, progress_bar
+from sim.commands.common import (
+    add_output_arguments,
+    add_scenario_arguments,
+    load_from_args,
+    progress_bar,
+    write_report,
+)
 from sim.errors import ChirpdeskError
 from sim.run import ReplicationResult, SimulationResult, default_jobs, run_replication, run_scenario
 from sim.scenario import Scenario
@@ -65,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replications", "-r", type=int, metavar="N",
                    help="replications verifying the plan (default: the scenario's)")
     p.add_argument("--jobs", "-j", type=int, metavar="J", help="worker processes (default: one per CPU)")
-    p.add_argument("--out", "-o", type=Path, metavar="DIR", help="folder for staff.json, requirement.csv, shifts.csv")
+    add_output_arguments(p, "staff.json, requirement.csv, shifts.csv")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=run)
 
@@ -116,17 +121,9 @@ def run(args: argparse.Namespace) -> int:
         _print_summary(sc, target, req, plan, verified)
     if args.out:
         write_staff_outputs(args.out, sc, target, req, plan, verified, wall)
-        try:
-            from reports import render_run_report
-        except ImportError:  # reports/ not available in this checkout
-            pass
-        else:
-            try:
-                render_run_report(args.out)
-            except Exception as exc:  # noqa: BLE001 - a report failure must not lose the data files
-                print(f"chirpdesk: warning: report not rendered: {exc}")
+        reported = write_report(args)
         if not args.quiet:
-            print(f"wrote {args.out}/staff.json, requirement.csv, shifts.csv")
+            print(f"wrote {args.out}/staff.json, requirement.csv, shifts.csv" + (", report.html" if reported else ""))
     return 0
 
 

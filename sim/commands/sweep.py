@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from pathlib import Path
 
-from sim.commands.common import add_scenario_arguments, load_from_args
+from sim.commands.common import (
+    add_output_arguments,
+    add_scenario_arguments,
+    load_from_args,
+    write_report,
+)
 from sim.errors import ChirpdeskError
 from sim.policies import POLICY_NAMES
 from sim.sensitivity import parse_ranges, sobol, tornado
@@ -40,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Sobol indices over these ranges (repeatable, at least two keys)")
     p.add_argument("--sobol-samples", type=int, default=16, metavar="N",
                    help="Sobol base samples, a power of two (N x (keys + 2) simulations; default 16)")
-    p.add_argument("--out", "-o", type=Path, metavar="DIR", help="folder for the data files")
+    add_output_arguments(p, "sweep.csv, sweep.parquet, breakpoints.csv")
     p.add_argument("--quiet", "-q", action="store_true", help="no terminal tables")
     p.set_defaults(func=run)
 
@@ -87,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         _print_summary(result, breaks)
     if args.out:
         files = write_sweep_outputs(args.out, result, breaks, t_rows, s_rows)
+        if write_report(args):
+            files = [*files, "report.html"]
         if not args.quiet:
             print(f"wrote {args.out}/" + ", ".join(files))
     return 0
