@@ -13,6 +13,7 @@ from typing import Any
 from desk.config import config_from_env, parse_agents
 from desk.storage import describe_db
 from sim.errors import ChirpdeskError
+from sim.vocabulary import PRIORITY_RULES
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +40,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--sla-seconds", type=float, default=None, help="first-response SLA (default 600)")
     parser.add_argument("--agents", default=None, help="agents to create: name:token,name2:token2")
     parser.add_argument("--admin-token", default=None, help="bearer token for /admin/agents")
+    parser.add_argument(
+        "--priority-rule", default=None, choices=PRIORITY_RULES,
+        help="claim order between classes, as a scenario's [handling] priority: influencer_fail "
+             "(default: #fail/outage, then influencers, then the rest) or fifo (env CHIRPDESK_PRIORITY_RULE)",
+    )
+    parser.add_argument(
+        "--followups-first", default=None, action=argparse.BooleanOptionalAction,
+        help="serve customers' follow-ups ahead of new conversations, as [handling] followups_first "
+             "(default on; env CHIRPDESK_FOLLOWUPS_FIRST)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.set_defaults(func=run)
@@ -54,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         sla_seconds=args.sla_seconds,
         agents=parse_agents(args.agents) if args.agents is not None else None,
         admin_token=args.admin_token,
+        priority_rule=args.priority_rule,
+        followups_first=args.followups_first,
     ).validate()
     describe_db(config.db)  # fail fast, as one line, on a bad --db
     if not 0 < args.port < 65536:

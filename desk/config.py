@@ -20,6 +20,8 @@ re-import the app, see the same settings as the parent:
 ``CHIRPDESK_DB_POOL``               database connections for agent/stat requests (default 4)
 ``CHIRPDESK_SQLITE_SYNCHRONOUS``    SQLite ``synchronous`` pragma: FULL (default) or NORMAL
 ``CHIRPDESK_WRITE_DELAY``           extra seconds per group commit, to rehearse a slow disk
+``CHIRPDESK_PRIORITY_RULE``         claim order: ``influencer_fail`` (default) or ``fifo``
+``CHIRPDESK_FOLLOWUPS_FIRST``       ``true`` (default) or ``false``: follow-ups ahead of new tweets
 ==================================  =========================================================
 """
 
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from sim.errors import ChirpdeskError
-from sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS
+from sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_RULES
 
 #: Where ``chirpdesk serve`` keeps its data when no ``--db`` is given.
 DEFAULT_DB = "./chirpdesk-desk.sqlite3"
@@ -54,7 +56,12 @@ ENV_VARS: dict[str, str] = {
     "db_pool": "CHIRPDESK_DB_POOL",
     "sqlite_synchronous": "CHIRPDESK_SQLITE_SYNCHRONOUS",
     "write_delay": "CHIRPDESK_WRITE_DELAY",
+    "priority_rule": "CHIRPDESK_PRIORITY_RULE",
+    "followups_first": "CHIRPDESK_FOLLOWUPS_FIRST",
 }
+
+#: Spellings accepted for booleans in the environment (case-insensitive).
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,13 @@ class DeskConfig:
     sqlite_synchronous: str = "FULL"
     #: Artificial extra seconds per group commit (capacity drills; keep 0 in production).
     write_delay: float = 0.0
+    #: Claim order between classes, as a scenario's ``[handling] priority``
+    #: (:data:`sim.vocabulary.PRIORITY_RULES`): ``influencer_fail`` serves ``fail`` (``#fail`` or
+    #: outage report), then ``influencer``, then ``normal``; ``fifo`` ignores the priority class.
+    priority_rule: str = "influencer_fail"
+    #: As ``[handling] followups_first``: a customer's follow-up (a message after the brand
+    #: answered) is served ahead of every new conversation.
+    followups_first: bool = True
 
     def with_overrides(self, **overrides: Any) -> DeskConfig:
         """Return a copy with every non-``None`` override applied (CLI flags over env)."""
@@ -115,6 +129,8 @@ class DeskConfig:
             ("sqlite_synchronous", self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
              "FULL, NORMAL or EXTRA"),
             ("write_delay", self.write_delay >= 0, "a number >= 0 (seconds)"),
+            ("priority_rule", self.priority_rule in PRIORITY_RULES, "one of " + ", ".join(PRIORITY_RULES)),
+            ("followups_first", isinstance(self.followups_first, bool), "true or false"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -153,10 +169,19 @@ def _convert(name: str, raw: str) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
-        if name == "sqlite_synchronous":
-            return raw.upper()
     except ValueError:
         raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected a number") from None
+    if name == "sqlite_synchronous":
+        return raw.upper()
+    if kind == "bool":
+        value = raw.strip().lower()
+        if value not in _TRUE + _FALSE:
+            raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected true or false")
+        return value in _TRUE
+    if name == "priority_rule":
+        if raw.strip() not in PRIORITY_RULES:
+            raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected one of {', '.join(PRIORITY_RULES)}")
+        return raw.strip()
     return raw
 
 
@@ -178,5 +203,10 @@ def config_to_env(config: DeskConfig) -> dict[str, str]:
         value = getattr(config, name)
         if value is None:
             continue
-        env[var] = format_agents(value) if name == "agents" else str(value)
+        if name == "agents":
+            env[var] = format_agents(value)
+        elif isinstance(value, bool):
+            env[var] = "true" if value else "false"
+        else:
+            env[var] = str(value)
     return env

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from desk.config import DeskConfig
-from desk.storage_base import Storage
+from desk.storage_base import QueueOrder, Storage
 from sim.errors import ChirpdeskError
 
 
@@ -29,10 +29,11 @@ def describe_db(url: str) -> tuple[str, str]:
 def open_storage(config: DeskConfig) -> Storage:
     """Build the backend named by ``config.db`` (not yet opened: call ``.open()``)."""
     backend, target = describe_db(config.db)
+    order = QueueOrder(config.priority_rule, config.followups_first)
     if backend == "postgresql":
         from desk.storage_postgres import PostgresStorage
 
-        return PostgresStorage(target, pool_size=config.db_pool)
+        return PostgresStorage(target, pool_size=config.db_pool, order=order)
     from desk.storage_sqlite import SQLiteStorage
 
-    return SQLiteStorage(target, pool_size=config.db_pool, synchronous=config.sqlite_synchronous)
+    return SQLiteStorage(target, pool_size=config.db_pool, synchronous=config.sqlite_synchronous, order=order)

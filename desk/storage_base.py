@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from desk.schema import Delivery, DirectMessage, Tweet
 from desk.triage import triage
+from sim.vocabulary import PRIORITY_RULES
 
 T = TypeVar("T")
 
@@ -45,7 +46,7 @@ CONVERSATION_COLUMNS: tuple[str, ...] = (
     "id", "author_id", "screen_name", "followers_count", "channel", "status", "kind", "priority",
     "priority_rank", "first_tweet_id", "first_tweet_at", "last_activity_at", "claimed_by",
     "claimed_at", "first_response_at", "first_response_seconds", "first_response_by",
-    "resolved_at",
+    "resolved_at", "waiting_since", "awaiting_followup",
 )
 _CONV_SELECT = "SELECT " + ", ".join(CONVERSATION_COLUMNS) + " FROM conversations"
 _OPEN_IN = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
@@ -71,10 +72,10 @@ SCHEMA_TEMPLATE: tuple[str, ...] = (
         first_response_at {float},
         first_response_seconds {float},
         first_response_by TEXT,
-        resolved_at {float}
+        resolved_at {float},
+        waiting_since {float},
+        awaiting_followup INTEGER NOT NULL DEFAULT 0
     )""",
-    "CREATE INDEX IF NOT EXISTS conversations_queue"
-    " ON conversations (status, priority_rank, first_tweet_at, id)",
     "CREATE INDEX IF NOT EXISTS conversations_author ON conversations (author_id, status)",
     """CREATE TABLE IF NOT EXISTS tweets (
         id_str TEXT PRIMARY KEY,
@@ -129,6 +130,79 @@ SCHEMA_TEMPLATE: tuple[str, ...] = (
 )
 
 
+#: Columns added to ``conversations`` after the first release, with their ``ALTER TABLE`` type
+#: (``{float}`` filled in by the backend). :meth:`Storage._migrate` adds them to an older database
+#: and back-fills them (see :data:`_BACKFILL`).
+ADDED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("waiting_since", "{float}"),
+    ("awaiting_followup", "INTEGER NOT NULL DEFAULT 0"),
+)
+#: Best-effort values for conversations stored before those columns existed: a waiting
+#: conversation that already has a first response was re-opened by a follow-up, whose time is
+#: approximately its last activity; every other wait started with the first message.
+_BACKFILL = (
+    "UPDATE conversations SET"
+    " awaiting_followup = CASE WHEN status = 'waiting' AND first_response_at IS NOT NULL THEN 1 ELSE 0 END,"
+    " waiting_since = CASE WHEN status = 'waiting' AND first_response_at IS NOT NULL"
+    "   THEN last_activity_at ELSE first_tweet_at END"
+    " WHERE waiting_since IS NULL"
+)
+#: The queue index of releases before the configurable order (dropped when found).
+_LEGACY_QUEUE_INDEX = "conversations_queue"
+
+
+@dataclass(frozen=True)
+class QueueOrder:
+    """The claim order, in the scenario vocabulary (``[handling] priority`` and
+    ``followups_first``), as the SQL ``ORDER BY`` key of waiting conversations.
+
+    Classes, served in this order (as :class:`sim.model.Desk` serves its queues): follow-ups
+    (``awaiting_followup = 1``) when ``followups_first``; then, under ``influencer_fail``, the
+    priority classes ``fail`` < ``influencer`` < ``normal`` (``priority_rank``), while under
+    ``fifo`` every other conversation is one class. Within a class: first come, first served by
+    ``waiting_since`` (when the current wait started), then ``id``. Follow-ups form one class of
+    their own, first come first served, whatever their priority (the model's follow-up queue).
+    """
+
+    priority_rule: str = "influencer_fail"
+    followups_first: bool = True
+
+    @property
+    def tag(self) -> str:
+        """Short name of this order (names its index)."""
+        return f"{self.priority_rule}{'_ff' if self.followups_first else ''}"
+
+    @property
+    def class_expr(self) -> str | None:
+        """SQL for the queue class of a conversation (0 is served first), ``None`` when every
+        waiting conversation is in one class (``fifo`` without follow-ups first)."""
+        ranked = self.priority_rule == "influencer_fail"
+        if self.followups_first:
+            other = "priority_rank + 1" if ranked else "1"
+            return f"CASE WHEN awaiting_followup = 1 THEN 0 ELSE {other} END"
+        return "priority_rank" if ranked else None
+
+    @property
+    def order_by(self) -> str:
+        """The ``ORDER BY`` list (the index below has the same expressions, textually)."""
+        expr = self.class_expr
+        return ", ".join(([f"({expr})"] if expr else []) + ["waiting_since", "id"])
+
+    @property
+    def index_name(self) -> str:
+        """Name of the queue index serving this order."""
+        return f"conversations_queue_{self.tag}"
+
+    def index_sql(self) -> str:
+        """``CREATE INDEX`` serving ``WHERE status = 'waiting' ORDER BY <order_by> LIMIT 1``."""
+        return f"CREATE INDEX IF NOT EXISTS {self.index_name} ON conversations (status, {self.order_by})"
+
+    @classmethod
+    def all(cls) -> tuple[QueueOrder, ...]:
+        """Every order the desk can be configured with."""
+        return tuple(cls(rule, ff) for rule in PRIORITY_RULES for ff in (True, False))
+
+
 class NotFound(LookupError):
     """The conversation (or other record) does not exist."""
 
@@ -169,7 +243,9 @@ class Storage(ABC):
     #: Appended to a single-row ``SELECT`` that is followed by an ``UPDATE`` of the same row.
     row_lock: str = ""
 
-    def __init__(self, pool_size: int = 4) -> None:
+    def __init__(self, pool_size: int = 4, order: QueueOrder | None = None) -> None:
+        #: The claim order (``chirpdesk serve --priority-rule/--followups-first``).
+        self.order = order or QueueOrder()
         self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="desk-db")
         self._local = threading.local()
         self._connections: list[Any] = []
@@ -196,10 +272,36 @@ class Storage(ABC):
 
     def _create_schema(self, conn: Any) -> None:
         """Create tables and indexes if missing (a backend may add locking around this)."""
-        types = self._types()
         with self._transaction(conn):
-            for statement in SCHEMA_TEMPLATE:
-                conn.execute(statement.format(**types))
+            self._build_schema(conn)
+
+    def _build_schema(self, conn: Any) -> None:
+        """Inside a transaction: create what is missing, migrate an older database, and keep
+        exactly one queue index, the one serving :attr:`order`."""
+        types = self._types()
+        for statement in SCHEMA_TEMPLATE:
+            conn.execute(statement.format(**types))
+        self._migrate(conn, types)
+        for other in QueueOrder.all():
+            if other != self.order:
+                conn.execute(f"DROP INDEX IF EXISTS {other.index_name}")
+        conn.execute(f"DROP INDEX IF EXISTS {_LEGACY_QUEUE_INDEX}")
+        conn.execute(self.order.index_sql())
+
+    def _migrate(self, conn: Any, types: dict[str, str]) -> list[str]:
+        """Add the :data:`ADDED_COLUMNS` an older database lacks (``ALTER TABLE ... ADD
+        COLUMN``) and back-fill them; returns the names of the columns added."""
+        cur = conn.execute("SELECT * FROM conversations LIMIT 0")
+        have = {d[0].lower() for d in cur.description}
+        cur.fetchall()
+        added = []
+        for name, kind in ADDED_COLUMNS:
+            if name not in have:
+                conn.execute(f"ALTER TABLE conversations ADD COLUMN {name} {kind.format(**types)}")
+                added.append(name)
+        if added:
+            conn.execute(_BACKFILL)
+        return added
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -390,28 +492,45 @@ class Storage(ABC):
             row = self._x(
                 conn,
                 "INSERT INTO conversations (author_id, screen_name, followers_count, channel, status,"
-                " kind, priority, priority_rank, first_tweet_id, first_tweet_at, last_activity_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                " kind, priority, priority_rank, first_tweet_id, first_tweet_at, last_activity_at,"
+                " waiting_since, awaiting_followup)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) RETURNING id",
                 (author_id, screen_name, followers, channel, status, kind, priority, rank, tweet_id,
-                 created_at, created_at),
+                 created_at, created_at, created_at),
             ).fetchone()
             return int(row[0])
-        # A follow-up raises the priority if it is more urgent, and a customer writing again
-        # after the brand's answer puts the conversation back in the queue.
+        # A follow-up raises the priority if it is more urgent. A customer writing again after
+        # the brand's answer starts a new wait, on a follow-up, from this message's time: an
+        # answered conversation goes back to the queue; a held one whose holder has already
+        # answered is marked, so that releasing it puts it back in the queue rather than away.
+        # (Every SET expression reads the row as it was, so ``reopen`` is evaluated once.)
+        reopen = ("(status = 'answered' OR (status = 'claimed' AND first_response_at IS NOT NULL"
+                  " AND awaiting_followup = 0))")
         self._x(
             conn,
             "UPDATE conversations SET"
             " priority = CASE WHEN ? < priority_rank THEN ? ELSE priority END,"
             " priority_rank = CASE WHEN ? < priority_rank THEN ? ELSE priority_rank END,"
+            f" waiting_since = CASE WHEN {reopen} THEN ? ELSE waiting_since END,"
+            f" awaiting_followup = CASE WHEN {reopen} THEN 1 ELSE awaiting_followup END,"
             " status = CASE WHEN status = 'answered' THEN 'waiting' ELSE status END,"
             " last_activity_at = CASE WHEN ? > last_activity_at THEN ? ELSE last_activity_at END"
             " WHERE id = ?",
-            (rank, priority, rank, rank, created_at, created_at, conv_id),
+            (rank, priority, rank, rank, created_at, created_at, created_at, conv_id),
         )
         return conv_id
 
-    def _record_response(self, conn: Any, conv_id: int, at: float, by: str) -> None:
-        """Record the first response (if none yet): FRT = ``at`` - first message time, >= 0."""
+    def _record_response(self, conn: Any, conv_id: int, at: float, by: str, held: bool = False) -> None:
+        """Record a response by the brand: the first one sets FRT = ``at`` - first message time
+        (>= 0); any response ends the current wait (a waiting conversation becomes answered, a
+        pending follow-up is answered).
+
+        ``held``: an agent answered a conversation it holds (always ends the wait). Otherwise
+        the brand answered natively on X; a reply dated before a pending follow-up's message
+        (a late delivery) answers an earlier turn and leaves the follow-up waiting.
+        """
+        ends = "1 = 1" if held else "(awaiting_followup = 0 OR ? >= waiting_since)"
+        params: tuple[Any, ...] = () if held else (at,)
         self._x(
             conn,
             "UPDATE conversations SET"
@@ -419,10 +538,11 @@ class Storage(ABC):
             "   CASE WHEN ? > first_tweet_at THEN ? - first_tweet_at ELSE 0 END),"
             " first_response_by = COALESCE(first_response_by, ?),"
             " first_response_at = COALESCE(first_response_at, ?),"
-            " status = CASE WHEN status = 'waiting' THEN 'answered' ELSE status END,"
+            f" status = CASE WHEN status = 'waiting' AND {ends} THEN 'answered' ELSE status END,"
+            f" awaiting_followup = CASE WHEN {ends} THEN 0 ELSE awaiting_followup END,"
             " last_activity_at = CASE WHEN ? > last_activity_at THEN ? ELSE last_activity_at END"
             " WHERE id = ?",
-            (at, at, by, at, at, at, conv_id),
+            (at, at, by, at, *params, *params, at, at, conv_id),
         )
 
     # -- agents --------------------------------------------------------------------------------
@@ -461,6 +581,9 @@ class Storage(ABC):
     def claim_next(self, conn: Any, agent_id: int, now: float) -> dict[str, Any] | None:
         """Atomically give the most urgent waiting conversation to ``agent_id``; ``None`` if none.
 
+        Most urgent is first in :attr:`order` (see :class:`QueueOrder`), which the queue index
+        serves directly: no sort, one index probe.
+
         The ``status = 'waiting'`` re-check in the ``UPDATE`` is what makes two concurrent
         claimers unable to take the same row; on PostgreSQL ``SKIP LOCKED`` additionally lets a
         second claimer move on to the next row instead of waiting for the first.
@@ -470,7 +593,7 @@ class Storage(ABC):
                 conn,
                 "UPDATE conversations SET status = 'claimed', claimed_by = ?, claimed_at = ?"
                 " WHERE id = (SELECT id FROM conversations WHERE status = 'waiting'"
-                "   ORDER BY priority_rank, first_tweet_at, id LIMIT 1 " + self.skip_locked + ")"
+                f"   ORDER BY {self.order.order_by} LIMIT 1 {self.skip_locked})"
                 " AND status = 'waiting' RETURNING id",
                 (agent_id, now),
             ).fetchone()
@@ -518,7 +641,7 @@ class Storage(ABC):
                 " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (conv_id, agent_id, channel, text, now),
             ).fetchone()
-            self._record_response(conn, conv_id, now, f"agent:{agent_name}")
+            self._record_response(conn, conv_id, now, f"agent:{agent_name}", held=True)
             if channel == "dm":
                 self._x(conn, "UPDATE conversations SET channel = 'dm' WHERE id = ?", (conv_id,))
             return {"reply_id": int(row[0]), "conversation": self._conversation(conn, conv_id)}
@@ -563,13 +686,16 @@ class Storage(ABC):
             return self._conversation(conn, conv_id)
 
     def release(self, conn: Any, conv_id: int, agent_id: int, now: float) -> dict[str, Any]:
-        """Hand a held conversation back: ``waiting`` if unanswered, else ``answered``."""
+        """Hand a held conversation back: ``waiting`` if the customer's last message is
+        unanswered (no first response yet, or a pending follow-up), else ``answered``. Its place
+        in the queue is where it was: ``waiting_since`` is unchanged."""
         with self._transaction(conn):
             self._held(conn, conv_id, agent_id)
             self._x(
                 conn,
                 "UPDATE conversations SET claimed_by = NULL, claimed_at = NULL,"
-                " status = CASE WHEN first_response_at IS NULL THEN 'waiting' ELSE 'answered' END"
+                " status = CASE WHEN first_response_at IS NULL OR awaiting_followup = 1"
+                "   THEN 'waiting' ELSE 'answered' END"
                 " WHERE id = ?",
                 (conv_id,),
             )
@@ -623,7 +749,7 @@ class Storage(ABC):
         where, params = ("WHERE status = ?", (status, limit)) if status else ("", (limit,))
         rows = self._x(
             conn,
-            f"{_CONV_SELECT} {where} ORDER BY priority_rank, first_tweet_at, id LIMIT ?",
+            f"{_CONV_SELECT} {where} ORDER BY {self.order.order_by} LIMIT ?",
             params,
         ).fetchall()
         return [dict(zip(CONVERSATION_COLUMNS, r, strict=True)) for r in rows]
@@ -654,14 +780,15 @@ class Storage(ABC):
         return [float(r[0]) for r in rows]
 
     def summary(self, conn: Any, sla_cutoff: float) -> dict[str, Any]:
-        """Counts for ``/stats`` and ``/metrics``: conversations by status, oldest waiting
-        message time, waiting conversations whose first message is older than ``sla_cutoff``
-        (epoch seconds), escalations by target, stored tweets and DMs."""
+        """Counts for ``/stats`` and ``/metrics``: conversations by status, the oldest start of
+        a current wait, waiting conversations whose current wait started before ``sla_cutoff``
+        (epoch seconds; for a new conversation that is its first message, for a follow-up the
+        follow-up), escalations by target, stored tweets and DMs."""
         by_status = {s: 0 for s in STATUSES}
         for status, count in self._x(conn, "SELECT status, COUNT(*) FROM conversations GROUP BY status"):
             by_status[str(status)] = int(count)
         oldest = self._x(
-            conn, "SELECT MIN(first_tweet_at) FROM conversations WHERE status = 'waiting'"
+            conn, "SELECT MIN(waiting_since) FROM conversations WHERE status = 'waiting'"
         ).fetchone()[0]
         escalations = {
             str(target): int(count)
@@ -669,7 +796,7 @@ class Storage(ABC):
         }
         over = self._x(
             conn,
-            "SELECT COUNT(*) FROM conversations WHERE status = 'waiting' AND first_tweet_at < ?",
+            "SELECT COUNT(*) FROM conversations WHERE status = 'waiting' AND waiting_since < ?",
             (sla_cutoff,),
         ).fetchone()[0]
         tweets = int(self._x(conn, "SELECT COUNT(*) FROM tweets").fetchone()[0])

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from desk.storage_base import SCHEMA_TEMPLATE, Storage
+from desk.storage_base import QueueOrder, Storage
 
 #: Arbitrary key for the advisory lock taken while creating the schema.
 _SCHEMA_LOCK_KEY = 0x43484952  # "CHIR"
@@ -25,8 +25,8 @@ class PostgresStorage(Storage):
     skip_locked = "FOR UPDATE SKIP LOCKED"
     row_lock = "FOR UPDATE"
 
-    def __init__(self, dsn: str, pool_size: int = 4) -> None:
-        super().__init__(pool_size)
+    def __init__(self, dsn: str, pool_size: int = 4, order: QueueOrder | None = None) -> None:
+        super().__init__(pool_size, order)
         self.dsn = dsn
 
     def _connect(self) -> Any:
@@ -47,8 +47,6 @@ class PostgresStorage(Storage):
         return sql.replace("?", "%s")
 
     def _create_schema(self, conn: Any) -> None:
-        types = self._types()
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-            for statement in SCHEMA_TEMPLATE:
-                conn.execute(statement.format(**types))
+            self._build_schema(conn)

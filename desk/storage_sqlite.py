@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from desk.storage_base import Storage
+from desk.storage_base import QueueOrder, Storage
 
 #: How long a write waits for another process's write lock, milliseconds.
 BUSY_TIMEOUT_MS = 10_000
@@ -26,8 +26,9 @@ class SQLiteStorage(Storage):
 
     backend = "sqlite"
 
-    def __init__(self, path: str, pool_size: int = 4, synchronous: str = "FULL") -> None:
-        super().__init__(pool_size)
+    def __init__(self, path: str, pool_size: int = 4, synchronous: str = "FULL",
+                 order: QueueOrder | None = None) -> None:
+        super().__init__(pool_size, order)
         self.path = path
         self.synchronous = synchronous
         directory = os.path.dirname(os.path.abspath(path))

@@ -110,6 +110,14 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
         proc.wait(5)
 
 
+def desk_order_flags(plan: LoadPlan) -> list[str]:
+    """``chirpdesk serve`` flags giving the desk the scenario's queue discipline
+    (``[handling] priority`` and ``followups_first``), so that the endpoint claims conversations
+    in the order the model serves them."""
+    h = plan.scenario.handling
+    return ["--priority-rule", h.priority, "--followups-first" if h.followups_first else "--no-followups-first"]
+
+
 @contextmanager
 def embedded_endpoint(out: Path, plan: LoadPlan, secret: str, tokens: list[str]) -> Iterator[tuple[str, Path]]:
     """Run ``python -m desk serve`` on a free loopback port with SQLite in ``out``; yields
@@ -122,7 +130,8 @@ def embedded_endpoint(out: Path, plan: LoadPlan, secret: str, tokens: list[str])
            "--secret", secret, "--brand-user-id", plan.settings.brand_id,
            "--brand-screen-name", plan.settings.brand_name,
            # The desk measures real seconds: its own SLA view uses the compressed threshold.
-           "--sla-seconds", repr(plan.scenario.sla.within / plan.speedup), "--log-level", "warning"]
+           "--sla-seconds", repr(plan.scenario.sla.within / plan.speedup), "--log-level", "warning",
+           *desk_order_flags(plan)]
     if tokens:
         cmd += ["--agents", ",".join(f"agent{i}:{t}" for i, t in enumerate(tokens))]
     env = {**os.environ, "CHIRPDESK_INFLUENCER_FOLLOWERS": str(int(plan.scenario.mix.influencer_followers)),
@@ -205,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
             tokens = list(settings.agents) or [t for t in _env_tokens()]
             settings = replace(settings, agents=tuple(tokens))
             wait_healthy(host, None, 10.0)
+            say(f"{host} must claim in the scenario's order for the prediction to hold: "
+                f"chirpdesk serve {' '.join(desk_order_flags(plan))} (or the equivalent)")
         else:
             tokens = [secrets.token_urlsafe(16) for _ in range(plan.max_agents)]
             settings = replace(settings, agents=tuple(tokens))
@@ -282,6 +293,9 @@ def analyse(plan: LoadPlan, settings: Settings, out: Path, host: str, items: lis
         "tweets_sent": gen["tweets_sent"], "tweets_acknowledged": len(acked),
         "agents": plan.max_agents, "gates": gates, "passed": all(g["passed"] for g in gates),
         "predicted_vs_measured": cmp, "endpoint_db": str(db) if db else None,
+        "queue_order": {"priority_rule": plan.scenario.handling.priority,
+                        "followups_first": plan.scenario.handling.followups_first,
+                        "configured": db is not None},
         "warnings": warnings,
     }
     (out / "loadtest.json").write_text(json.dumps(report.json_safe(result), indent=2))

@@ -270,6 +270,9 @@ class AgentUser(FastHttpUser):
         self.auth = {"authorization": f"Bearer {tokens[self.number % len(tokens)]}"} if tokens else {}
         self.slots = self.plan.scenario.agents.concurrency
         self.active = 0
+        # Set when a slot frees up: a full agent claims again at once, as the model's agent takes
+        # the next waiting conversation the moment it finishes one (no polling delay).
+        self.slot_freed = gevent.event.Event()
         self.conversations = gevent.pool.Group()
 
     def on_stop(self) -> None:
@@ -294,33 +297,56 @@ class AgentUser(FastHttpUser):
             gevent.sleep(min(setup.t0 - now, 0.5))
             return
         if not self.auth or self.active >= self.slots or self.number >= self.plan.agents_at(now - setup.t0):
-            gevent.sleep(self.plan.poll_s)
+            self._idle(self.active >= self.slots)
             return
+        taken = time.time()
         answer = self._post("/agent/claim", "claim")
         conv = answer.get("conversation") if answer else None
         if not conv:
             gevent.sleep(self.plan.poll_s)
             return
         self.active += 1
-        self.conversations.spawn(self._handle, conv)
+        self.conversations.spawn(self._handle, conv, taken, self.active)
 
-    def _handle(self, conv: dict[str, Any]) -> None:
-        try:
-            self._converse(conv)
-        finally:
+    def _idle(self, full: bool) -> None:
+        """Wait before asking for work again: a full agent until one of its slots frees up (or
+        the poll interval passes: shifts change too), otherwise the poll interval."""
+        if full:
+            self.slot_freed.clear()
+            self.slot_freed.wait(self.plan.poll_s)
+        else:
+            gevent.sleep(self.plan.poll_s)
+
+    def _free_slot(self, slot: list[bool]) -> None:
+        """Give a conversation's slot back (once), and wake the claim loop."""
+        if slot[0]:
+            slot[0] = False
             self.active -= 1
+            self.slot_freed.set()
 
-    def _converse(self, conv: dict[str, Any]) -> None:
+    def _handle(self, conv: dict[str, Any], taken: float, load: int) -> None:
+        slot = [True]
+        try:
+            self._converse(conv, taken, load, slot)
+        finally:
+            self._free_slot(slot)
+
+    def _converse(self, conv: dict[str, Any], taken: float, load: int, slot: list[bool]) -> None:
+        """Work one turn of a claimed conversation, as the model's agent does.
+
+        The model's agent takes a conversation at ``taken`` (when the claim was sent), replies
+        ``compose x (1 + slowdown x (load - 1))`` later (``load``: conversations it holds,
+        counted when it took this one), and frees the slot at that reply, or after the hand-off
+        work when the conversation leaves the timeline. The API calls around that (reading the
+        conversation, echoing the brand's tweet, release, escalate, resolve) are overlapped with
+        the compose time or made after the slot is free, so that they do not slow the agents
+        down compared with the model (at 240x, 10 ms of requests per turn would be 2.4 simulated
+        seconds of extra handle time).
+        """
         plan, setup, pl = self.plan, RUN.setup, RUN.payloads
         assert setup is not None and pl is not None
         cid = conv["id"]
         base = f"/agent/conversations/{cid}"
-        with self.client.get(base, headers=self.auth, name="conversation", catch_response=True,
-                             context={"chirpdesk": 1, "what": "conversation"}) as resp:
-            if resp.status_code != 200:
-                resp.failure(f"conversation: HTTP {resp.status_code}")
-                return
-            detail = resp.json()
         ours = parse_tweet_id(conv.get("first_tweet_id"), setup.run_id)
         if ours is None:  # not one of this run's customers: answer once and close
             self._post(base + "/reply", "reply", {"text": "Thanks for reaching out, we're on it."})
@@ -328,46 +354,61 @@ class AgentUser(FastHttpUser):
             return
         i = ours[0]
         cp = plan.conversation(i)
+        # On the first turn (nobody has answered yet): praise, feedback... need no answer, and a
+        # customer whose patience ran out is gone (the model never queues the first and drops
+        # the second from its queue).
+        first_turn = conv.get("first_response_at") is None
+        gone = (taken - conv["first_tweet_at"]) * plan.speedup > cp.patience
+        if first_turn and (not cp.needs_reply or gone):
+            self._free_slot(slot)
+            self._post(base + "/resolve", "resolve")
+            return
+        with self.client.get(base, headers=self.auth, name="conversation", catch_response=True,
+                             context={"chirpdesk": 1, "what": "conversation"}) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"conversation: HTTP {resp.status_code}")
+                return
+            detail = resp.json()
         turn = sum(1 for r in detail.get("replies", []) if r.get("channel") == "public")
-        if turn == 0 and not cp.needs_reply:
-            self._post(base + "/resolve", "resolve")  # praise, spam...: nothing to answer
-            return
-        if turn == 0 and (time.time() - conv["first_tweet_at"]) * plan.speedup > cp.patience:
-            self._post(base + "/resolve", "resolve")  # the customer gave up before we came
-            return
-        # Compose: the scenario's time for this turn, slower with more conversations at once.
-        slow = 1.0 + plan.scenario.agents.slowdown * max(self.active - 1, 0)
-        gevent.sleep(cp.compose[min(turn, len(cp.compose) - 1)] * slow / plan.speedup)
+        # Compose: the scenario's time for this turn, slower with more conversations at once,
+        # counted from the moment the agent took the conversation.
+        slow = 1.0 + plan.scenario.agents.slowdown * max(load - 1, 0)
+        compose = cp.compose[min(turn, len(cp.compose) - 1)] * slow / plan.speedup
+        gevent.sleep(max(0.0, taken + compose - time.time()))
         text = f"Hi @{pl.screen_name(i)}, sorry about that - we're looking into it (ref {cid})."
         if self._post(base + "/reply", "reply", {"text": text}) is None:
             return
+        replied = time.time()
         turn += 1
         leaving = plan.scenario.mix.private_target if (turn == 1 and cp.private) else None
         if leaving is None and turn < cp.turns:
-            self._next_turn(i, cid, turn, text, detail)
+            self._free_slot(slot)
+            self._next_turn(i, cid, turn, text, detail, replied)
             return
         leaving = leaving or cp.target
+        if leaving is not None and cp.work:
+            gevent.sleep(max(0.0, replied + cp.work / plan.speedup - time.time()))
+        self._free_slot(slot)
         if leaving is not None:
-            if cp.work:
-                gevent.sleep(cp.work / plan.speedup)
             self._post(base + "/escalate", "escalate", {"target": leaving, "note": "load test"})
         self._post(base + "/resolve", "resolve")
 
-    def _next_turn(self, i: int, cid: int, turn: int, text: str, detail: dict[str, Any]) -> None:
+    def _next_turn(self, i: int, cid: int, turn: int, text: str, detail: dict[str, Any],
+                   replied: float) -> None:
         """Echo the brand's reply as X would deliver it, hand the conversation back, and let the
-        customer answer it after the scenario's think time."""
+        customer answer it the scenario's think time after the reply."""
         plan, setup, pl = self.plan, RUN.setup, RUN.payloads
         assert setup is not None and pl is not None
         customer = [t for t in detail.get("tweets", []) if not t.get("is_brand")]
         last = customer[-1]["id_str"] if customer else tweet_id(setup.run_id, i, turn - 1)
-        brand = pl.delivery(pl.brand_tweet(i, turn, text, time.time(), last))
+        brand = pl.delivery(pl.brand_tweet(i, turn, text, replied, last))
         self._webhook(brand, "brand_tweet")
         self._post(f"/agent/conversations/{cid}/release", "release")
-        think = plan.conversation(i).think[turn - 1] / plan.speedup
-        RUN.customers.spawn(self._follow_up, i, turn, think)
+        at = replied + plan.conversation(i).think[turn - 1] / plan.speedup
+        RUN.customers.spawn(self._follow_up, i, turn, at)
 
-    def _follow_up(self, i: int, turn: int, think: float) -> None:
-        gevent.sleep(think)
+    def _follow_up(self, i: int, turn: int, at: float) -> None:
+        gevent.sleep(max(0.0, at - time.time()))
         plan, setup, pl = self.plan, RUN.setup, RUN.payloads
         assert setup is not None and pl is not None
         arr = plan.arrivals

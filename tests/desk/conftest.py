@@ -70,12 +70,14 @@ def make_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
 def start_server(
     make_db: Callable[[str], str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., DeskServer]]:
-    """Factory: ``start_server(backend, env={...})`` starts a server on a fresh database."""
+    """Factory: ``start_server(backend, env={...}, args=[...])`` starts a server on a fresh
+    database (``args``: extra ``serve`` flags)."""
     servers: list[DeskServer] = []
     logs = tmp_path_factory.mktemp("logs")
 
-    def start(backend: str, env: dict[str, str] | None = None, db: str | None = None) -> DeskServer:
-        server = DeskServer(db or make_db(backend), env, log=logs / f"server-{len(servers)}.log")
+    def start(backend: str, env: dict[str, str] | None = None, db: str | None = None,
+              args: list[str] | None = None) -> DeskServer:
+        server = DeskServer(db or make_db(backend), env, log=logs / f"server-{len(servers)}.log", args=args)
         servers.append(server)
         return server.start()
 

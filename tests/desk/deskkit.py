@@ -95,9 +95,11 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
 class DeskServer:
     """``python -m desk serve`` in a subprocess on a free port; kill -9 and restart capable."""
 
-    def __init__(self, db: str, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+    def __init__(self, db: str, env: dict[str, str] | None = None, log: Path | None = None,
+                 args: list[str] | None = None) -> None:
         self.db = db
         self.env = env or {}
+        self.args = list(args or [])  # extra ``serve`` flags
         self.port = free_port()
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
@@ -114,6 +116,7 @@ class DeskServer:
             sys.executable, "-m", "desk", "serve", "--host", "127.0.0.1", "--port", str(self.port),
             "--db", self.db, "--secret", SECRET, "--admin-token", ADMIN,
             "--brand-user-id", BRAND_ID, "--brand-screen-name", BRAND_NAME, "--log-level", "warning",
+            *self.args,
         ]
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+
 from deskkit import ADMIN, Desk, delivery, next_id, tweet
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+
 from deskkit import REPO, delivery, free_port, signed, tweet
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+
 from deskkit import Desk, DeskServer, delivery, signed, tweet
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from deskkit import ADMIN, BRAND_ID, Desk, delivery, signed, tweet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from deskkit import ADMIN, BRAND_ID, Desk, delivery, signed, tweet
 
 _FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

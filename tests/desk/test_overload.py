@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import httpx
+
 from deskkit import Desk, DeskServer, delivery, signed, tweet
 
 

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 
 import pytest
-from deskkit import tweet
 
 from desk.config import DeskConfig, config_from_env, config_to_env, parse_agents
 from desk.metrics import Histogram, percentile
@@ -15,6 +14,7 @@ from desk.schema import InvalidInput, parse_delivery
 from desk.signature import crc_response, sign, verify
 from desk.storage import describe_db
 from desk.triage import triage
+from deskkit import tweet
 from sim.errors import ChirpdeskError
 from sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_CLASSES, TWEET_KINDS
 

@@ -8,9 +8,9 @@ import time
 
 import httpx
 import pytest
-from deskkit import BRAND_ID, BRAND_NAME, SECRET, Desk, delivery, dm, next_id, signed, tweet
 
 from desk.signature import sign
+from deskkit import BRAND_ID, BRAND_NAME, SECRET, Desk, delivery, dm, next_id, signed, tweet
 
 
 def test_crc_challenge_answers_hmac_of_token(client: Desk) -> None:
