@@ -12,6 +12,7 @@ from typing import Any
 
 from desk.config import config_from_env, parse_agents
 from desk.storage import describe_db
+from sim.cli import dispatch
 from sim.errors import ChirpdeskError
 from sim.vocabulary import PRIORITY_RULES
 
@@ -91,11 +92,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m desk``: the desk subcommands on their own."""
     parser = argparse.ArgumentParser(prog="python -m desk")
     register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ChirpdeskError as exc:
-        print(f"chirpdesk: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return dispatch(parser.parse_args(argv))

@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 from loadtests.plan import LEAD_S, TAIL_S, LoadPlan, Settings, build_plan
 from sim.commands.common import add_scenario_arguments
 from sim.errors import ChirpdeskError
+from sim.outputs import json_safe
 
 REPO = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -298,7 +299,7 @@ def analyse(plan: LoadPlan, settings: Settings, out: Path, host: str, items: lis
                         "configured": db is not None},
         "warnings": warnings,
     }
-    (out / "loadtest.json").write_text(json.dumps(report.json_safe(result), indent=2))
+    (out / "loadtest.json").write_text(json.dumps(json_safe(result), indent=2))
     (out / "loadgen" / "acknowledged.txt").write_text("\n".join(acked) + ("\n" if acked else ""))
     rows = report.timeline(rec, plan, t0)
     report.write_csv(out / "timeline.csv", rows)

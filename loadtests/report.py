@@ -308,19 +308,6 @@ def write_csv(path: Path, rows: list[dict[str, Any]], columns: Sequence[str] | N
                         for c in columns])
 
 
-def json_safe(value: Any) -> Any:
-    """Replace NaN/inf with ``None`` and numpy scalars with Python numbers, recursively."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def format_comparison(cmp: dict[str, Any]) -> str:
     """Predicted and measured side by side, in simulated seconds."""
     p, m, d = cmp["predicted"], cmp["measured"], cmp["difference"]

@@ -25,12 +25,13 @@ INTERVALS = "intervals.csv"
 CONVERSATIONS = "conversations.csv"
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN and inf become null; numpy scalars become Python numbers."""
+def json_safe(value: Any) -> Any:
+    """Make ``value`` JSON-safe, recursively: NaN and inf become ``None`` (null), numpy scalars
+    become Python numbers, dict keys become strings."""
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -70,7 +71,7 @@ def scenario_as_run(scenario: Scenario) -> dict[str, Any]:
 def summary_document(result: SimulationResult) -> dict[str, Any]:
     """The summary.json document: scenario, replications, seed, metrics (mean, ci_low, ci_high)."""
     sc = result.scenario
-    return _clean({
+    return json_safe({
         "scenario": sc.meta.name,
         "source": sc.source,
         "replications": len(result.replications),

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.outputs import _clean
+from sim.outputs import json_safe
 from sim.run import SimulationResult
 from sim.scenario import Scenario
 from sim.shifts_milp import ShiftPlan, clock_text, days_text, toml_snippet
@@ -44,7 +44,7 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, An
 
 def write_json(path: Path, doc: Mapping[str, Any]) -> None:
     """Write a JSON document with NaN/inf as null."""
-    path.write_text(json.dumps(_clean(dict(doc)), indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(json_safe(dict(doc)), indent=2) + "\n", encoding="utf-8")
 
 
 # -- staff --------------------------------------------------------------------------------------
