@@ -85,3 +85,28 @@ def value_at(times: np.ndarray, values: np.ndarray, t: np.ndarray | float) -> np
     """Evaluate a step function given as change points at ``t``."""
     idx = np.searchsorted(times, np.asarray(t, dtype=float), side="right") - 1
     return values[np.clip(idx, 0, None)]
+
+
+def interval_grid(scenario: Scenario) -> np.ndarray:
+    """Interval boundaries ``0, interval, 2 x interval, ...`` up to the horizon, plus the horizon
+    itself when it is not on the grid (the last interval is then shorter)."""
+    step, horizon = scenario.meta.interval, scenario.meta.horizon
+    grid = []
+    t = 0.0
+    while t <= horizon + 1e-9:  # accumulated, so every engine sees the very same floats
+        grid.append(t)
+        t += step
+    if horizon - grid[-1] > 1e-9:
+        grid.append(horizon)
+    return np.asarray(grid)
+
+
+def snapshot_times(scenario: Scenario) -> np.ndarray:
+    """When the model records its time-integrals: every interval boundary, the end of the
+    warm-up and the horizon, so metrics over ``[warmup, horizon)`` are exact."""
+    return np.unique(np.concatenate((interval_grid(scenario), [scenario.meta.warmup, scenario.meta.horizon])))
+
+
+def interval_boundaries(scenario: Scenario, times: np.ndarray) -> np.ndarray:
+    """1.0 where a snapshot time is an interval boundary (rows of intervals.csv), else 0.0."""
+    return np.isin(times, interval_grid(scenario)).astype(float)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.arrivals import ArrivalStream
-from sim.calendar import agents_on_shift
+from sim.calendar import agents_on_shift, interval_boundaries, snapshot_times
 from sim.distributions import Distribution, Draws
 from sim.scenario import Scenario
 
@@ -184,16 +184,10 @@ def _area(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> tuple[np.ndar
 def _intervals(sc: Scenario, arrive: np.ndarray, left_queue: np.ndarray, start: np.ndarray,
                done: np.ndarray, agents: int) -> dict[str, np.ndarray]:
     """The interval snapshots Desk's ticker would take: integrals of queue, busy and staffed slots."""
-    horizon, stop, step = sc.meta.horizon, sc.meta.horizon + sc.meta.drain, sc.meta.interval
-    at = []
-    t = 0.0
-    while t <= horizon + 1e-9:  # the ticker's own loop, so the boundaries are the same floats
-        if t < stop or t == 0.0:  # the run ends at stop, before any snapshot due then
-            at.append(t)
-        t += step
-    ts = np.asarray(at)
+    ts = snapshot_times(sc)
     queue_area, queue = _area(arrive, left_queue, ts)
     busy_area, _ = _area(start, done, ts)
     k = sc.agents.concurrency
     return {"time": ts, "queue_area": queue_area, "busy_area": busy_area, "staffed_area": agents * k * ts,
-            "queue": queue, "agents": np.full(ts.size, float(agents)), "open": np.ones(ts.size)}
+            "queue": queue, "agents": np.full(ts.size, float(agents)), "open": np.ones(ts.size),
+            "boundary": interval_boundaries(sc, ts)}

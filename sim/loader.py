@@ -213,7 +213,8 @@ def _arrivals(t: Table, meta: Meta) -> Arrivals:
 def _adoption(t: Table) -> Adoption:
     model = t.string("model", "none", choices=("none", "linear", "bass"))
     if model == "none":
-        t.done(("model",))
+        t.done(("model", "start_share", "end_share", "p", "q", "period"),
+               unused='adoption model is "none": set model = "linear" or "bass"')
         return Adoption()
     start = t.number("start_share", low=0.0, high=1.0, what="a penetration share", low_open=True)
     if model == "linear":
@@ -257,7 +258,8 @@ def _burst(t: Table, meta: Meta) -> Burst:
 def _cascade(t: Table) -> Cascade:
     enabled = t.boolean("enabled", bool(t.data))
     if not enabled:
-        t.done(("enabled", "branching_ratio", "decay", "min_followers", "on_fail", "kind"))
+        t.done(("enabled", "branching_ratio", "decay", "min_followers", "on_fail", "kind"),
+               unused="the cascade is off: set enabled = true")
         return Cascade()
     c = Cascade(
         enabled=True,
@@ -293,7 +295,7 @@ def _mix(t: Table) -> Mix:
 def _deflection(t: Table) -> Deflection:
     enabled = t.boolean("enabled", False)
     if not enabled:
-        t.done(("enabled", "max_share", "half_saturation", "kinds"))
+        t.done(("enabled", "max_share", "half_saturation", "kinds"), unused="deflection is off: set enabled = true")
         return Deflection()
     d = Deflection(True, t.share("max_share"), t.number("half_saturation", low=0.0, low_open=True,
                                                         what="public answers at half the maximum deflection"),
@@ -305,7 +307,7 @@ def _deflection(t: Table) -> Deflection:
 def _customers(t: Table) -> Customers:
     c = Customers(
         patience=t.distribution("patience", Distribution("none")),
-        think_time=t.distribution("think_time", Distribution("exponential", mean=1800.0)),
+        think_time=_finite(t, "think_time", t.distribution("think_time", Distribution("exponential", mean=1800.0))),
     )
     t.done()
     return c
@@ -318,9 +320,9 @@ def _handling(t: Table) -> Handling:
     for target in work_t.data:
         if target not in ESCALATION_TARGETS:
             raise work_t.error(target, f"unknown target; allowed: {', '.join(ESCALATION_TARGETS)}")
-        work[target] = work_t.distribution(target)
+        work[target] = _finite(work_t, target, work_t.distribution(target))
     h = Handling(
-        compose=t.distribution("compose"),
+        compose=_finite(t, "compose", t.distribution("compose")),
         turns=t.distribution("turns", Distribution("constant", value=1.0), unit="number", integer=True),
         escalation=escalation,
         escalation_work=work,
@@ -332,10 +334,19 @@ def _handling(t: Table) -> Handling:
     return h
 
 
+def _finite(t: Table, name: str, dist: Distribution) -> Distribution:
+    """Reject ``dist = "none"`` where the event must happen (a reply that is never written)."""
+    if dist.is_none:
+        raise t.error(f"{name}.dist", 'got "none", expected a distribution of finite times (e.g. "exponential")')
+    return dist
+
+
 def _agents(t: Table) -> Agents:
     shifts: list[Shift] = []
     for s in t.tables("shifts"):
         start = s.clock("start", 0.0)
+        if start >= 86400.0:
+            raise s.error("start", 'got "24:00", expected a start between "00:00" and "23:59" (24:00 is only an end)')
         end = s.clock("end", 86400.0)
         if end == start and s.has("end"):
             end = start + 86400.0 if start == 0 else end
@@ -362,7 +373,7 @@ def _agents(t: Table) -> Agents:
     tier2 = None
     if t.has("tier2"):
         t2 = t.table("tier2")
-        tier2 = Tier2(count=t2.integer("count", low=1), handle_time=t2.distribution("handle_time"),
+        tier2 = Tier2(count=t2.integer("count", low=1), handle_time=_finite(t2, "handle_time", t2.distribution("handle_time")),
                       targets=t2.string_list("targets", ESCALATION_TARGETS, ("email", "phone", "ticket")))
         t2.done()
     a = Agents(

@@ -87,7 +87,8 @@ def replication_metrics(scenario: Scenario, rec: RunRecords) -> dict[str, float]
     frt = (c["first_response"][window] - arrival)[answered]
     basis = frt if sc.sla.basis == "first_response" else wait
     met = int(np.sum(basis <= sc.sla.within))
-    resolved = answered & (out != OPEN)
+    # Finished: an outcome and an end time (a hand-off still being written at the stop has neither).
+    resolved = answered & (out != OPEN) & ~np.isnan(c["end"][window])
     n_resolved = int(resolved.sum())
     esc = {t: int(np.sum(resolved & (out == TARGET_CODE[t]))) for t in ESCALATION_TARGETS}
     hours = (w1 - w0) / 3600.0
@@ -181,7 +182,10 @@ def interval_table(scenario: Scenario, rec: RunRecords) -> dict[str, np.ndarray]
     values at its start boundary snapshot; first-response percentiles are over tweets arriving in
     the interval (NaN where none was answered).
     """
-    iv, c = rec.intervals, rec.conversations
+    c = rec.conversations
+    # Rows at interval boundaries only (the model also snapshots at the end of the warm-up).
+    on_grid = rec.intervals["boundary"] > 0
+    iv = {k: v[on_grid] for k, v in rec.intervals.items()}
     edges = iv["time"]
     if edges.size < 2:
         edges = np.array([0.0, scenario.meta.horizon])

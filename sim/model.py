@@ -27,7 +27,7 @@ from simpy.events import NORMAL, Event
 
 from sim import fastpath
 from sim.arrivals import ArrivalStream, generate_arrivals
-from sim.calendar import agents_on_shift, open_hours
+from sim.calendar import agents_on_shift, interval_boundaries, open_hours, snapshot_times
 from sim.distributions import Distribution, Draws
 from sim.scenario import Scenario
 from sim.vocabulary import ESCALATION_TARGETS, URGENT_KINDS
@@ -175,6 +175,10 @@ class Desk:
         # change, which keeps their magnitude to one interval's events (no loss of precision).
         self.q_sum = 0.0
         self.b_sum = 0.0
+        # Busy slots of agents past their shift end, finishing what they hold (overtime): they
+        # count as staffed while they work, so occupancy stays busy / available.
+        self.ot_slots = 0
+        self.o_sum = 0.0
         self._last = 0.0  # staffed slots change only at calendar points: integrated there
         self.queue_area = 0.0
         self.busy_area = 0.0
@@ -209,12 +213,17 @@ class Desk:
         now = self.env._now
         self.queue_area += self.q_sum + self.waiting * now
         self.q_sum = -self.waiting * now
-        self.busy_area += self.b_sum + self.busy_slots * now
+        busy = self.b_sum + self.busy_slots * now
         self.b_sum = -self.busy_slots * now
+        overtime = self.o_sum + self.ot_slots * now
+        self.o_sum = -self.ot_slots * now
         dt = now - self._last
+        # Opening changes call this first, so the handle was open (or closed) all along since the
+        # last call: busy and staffed time count only while it answers (occupancy's definition).
+        if self.is_open:
+            self.busy_area += busy
+            self.staffed_area += self.on_shift * self.k * dt + overtime
         if dt > 0:
-            if self.is_open:
-                self.staffed_area += self.on_shift * self.k * dt
             self._last = now
 
     def _after(self, delay: float, callbacks: tuple[Callable[[Event], None], ...], i: int) -> None:
@@ -336,6 +345,8 @@ class Desk:
         if self.leaving[agent]:
             self.busy_slots -= 1
             self.b_sum += self.env._now
+            self.ot_slots -= 1
+            self.o_sum += self.env._now
             self.load[agent] = load - 1
             if load == 1:
                 self.leaving[agent] = False
@@ -409,7 +420,15 @@ class Desk:
 
     def _next_turn_same_agent(self, ev: Event) -> None:
         i: int = ev._value
-        self._compose_turn(i, self.load[self.agent_of[i]])
+        agent = self.agent_of[i]
+        if self.leaving[agent] or not self.is_open:
+            # The agent's shift ended (or the handle closed) while the customer was thinking: the
+            # agent takes no more turns, so the follow-up queues like any other.
+            self.state[i] = _TRANSIT
+            self._release(agent)
+            self._enqueue(i, _FOLLOWUP if self.followups_first else self.flags[i] >> _F_CLASS_SHIFT)
+            return
+        self._compose_turn(i, self.load[agent])
 
     def _followup(self, ev: Event) -> None:
         i: int = ev._value
@@ -466,6 +485,8 @@ class Desk:
             back = next((a for a in range(len(self.load)) if self.leaving[a]), -1)
             if back >= 0:
                 self.leaving[back] = False
+                self.ot_slots -= self.load[back]
+                self.o_sum += self.load[back] * self.env._now
                 if self.load[back] < self.k:
                     self.free[self.load[back]][back] = None
             else:
@@ -486,6 +507,8 @@ class Desk:
                 self.idle_pool.append(agent)
             else:
                 self.leaving[agent] = True
+                self.ot_slots += self.load[agent]
+                self.o_sum -= self.load[agent] * self.env._now
             self.on_shift -= 1
         self._dispatch()
 
@@ -518,22 +541,23 @@ class Desk:
                 self.is_open = bool(v)
                 self._dispatch()
 
-    def _ticker(self, step: float, end: float) -> Generator[Event, Any, None]:
-        """Process: snapshot the time-integrals at every interval boundary."""
-        t = 0.0
-        while t <= end + 1e-9:
+    def _ticker(self, times: np.ndarray) -> Generator[Event, Any, None]:
+        """Process: snapshot the time-integrals at each of ``times`` (see :func:`snapshot_times`)."""
+        for t in times.tolist():
             if t > self.env._now:
                 yield self.env.timeout(t - self.env._now)
-            self._account()
-            self.interval_rows.append((self.env._now, self.queue_area, self.busy_area, self.staffed_area,
-                                       float(self.waiting), float(self.on_shift), float(self.is_open)))
-            t += step
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        self._account()
+        self.interval_rows.append((self.env._now, self.queue_area, self.busy_area, self.staffed_area,
+                                   float(self.waiting), float(self.on_shift), float(self.is_open)))
 
     # -- run --------------------------------------------------------------------------------------
     def run(self) -> RunRecords:
         """Simulate arrivals up to the horizon, then drain, and return the records."""
         sc = self.sc
-        horizon, stop = sc.meta.horizon, sc.meta.horizon + sc.meta.drain
+        stop = sc.meta.horizon + sc.meta.drain
         d = sc.deflection
         self.dfl_max, self.dfl_half = d.max_share, d.half_saturation
         self.hold = sc.handling.hold_during_think
@@ -542,14 +566,17 @@ class Desk:
         self.open_times, self.open_values = open_hours(sc.agents.tweeting_hours, sc, stop + 86400.0)
         self.is_open = bool(self.open_values[0])
         self.env.process(self._calendar(stop))
-        self.env.process(self._ticker(sc.meta.interval, horizon))
+        snaps = snapshot_times(sc)
+        self.env.process(self._ticker(snaps))
         if self.n:
             first = _new(_Fire)
             first.callbacks = self._arrive_cb  # type: ignore[assignment]  # a shared tuple on purpose: SimPy only iterates callbacks
             first._value = 0
             heappush(self._q, (self.arr_time[0], NORMAL, next(self._eid), first))
         self.env.run(until=stop)
-        self._account()
+        # With no drain the run stops at the horizon before the snapshot due then: take it.
+        while len(self.interval_rows) < snaps.size:
+            self._snapshot()
         rec = self.records()
         # Events left in the queue and the shared callback tuples hold bound methods, so the desk
         # sits in reference cycles; break them so its working columns (flags, patience, state...)
@@ -583,6 +610,7 @@ class Desk:
         rows = np.asarray(self.interval_rows, dtype=float).reshape(-1, 7)
         names = ("time", "queue_area", "busy_area", "staffed_area", "queue", "agents", "open")
         intervals = {name: rows[:, j] for j, name in enumerate(names)}
+        intervals["boundary"] = interval_boundaries(self.sc, intervals["time"])
         return RunRecords(conv, intervals, a.kinds)
 
 

@@ -70,8 +70,11 @@ class ShiftPlan:
 
 
 def clock_text(seconds: float) -> str:
-    """``"HH:MM"`` for seconds after midnight (``24:00`` for a full day)."""
+    """``"HH:MM"`` for seconds after midnight (``24:00`` for exactly a full day; later times,
+    e.g. the end of a 24-hour shift starting at 08:00, wrap to the next day's clock)."""
     s = int(round(seconds))
+    if s != 86400:
+        s %= 86400
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
 
 

@@ -21,7 +21,7 @@ from sim.loader import scenario_from_dict
 from sim.scenario import Scenario, Shift
 from sim.shifts_milp import clock_text
 from sim.tables import DAY_NAMES
-from sim.units import DAY, YEAR
+from sim.units import DAY, YEAR, seconds_text
 
 #: Period lengths in seconds.
 PERIOD_SECONDS: dict[str, float] = {
@@ -89,7 +89,8 @@ def periods(sc: Scenario, period: str | None = None) -> list[Period]:
 def shift_table(s: Shift) -> dict:
     """A shift as the TOML table the loader reads (for building scenarios from raw tables)."""
     return {"name": s.name, "days": [DAY_NAMES[d] for d in s.days], "start": clock_text(s.start),
-            "end": clock_text(s.end) if s.end % DAY else ("24:00" if s.start == 0 else "00:00"),
+            # Stored ends may exceed a day (24-hour shifts); an end equal to the start reads as 24 h.
+            "end": clock_text(s.end % DAY),
             "count": int(s.count)}
 
 
@@ -110,11 +111,11 @@ def sample_scenario(sc: Scenario, period: Period, shifts: Sequence[Shift] | None
     warm = sc.study.warmup
     meta = raw.setdefault("scenario", {})
     meta["start"] = sc.meta.start + dt.timedelta(seconds=period.sample_start_s - warm)
-    meta["horizon"] = f"{warm + sc.study.sample:g}s"
-    meta["warmup"] = f"{warm:g}s"
+    meta["horizon"] = seconds_text(warm + sc.study.sample)
+    meta["warmup"] = seconds_text(warm)
     if sc.meta.interval > sc.study.sample:
         meta["interval"] = "1h"
-    meta["drain"] = f"{min(sc.meta.drain, DAY):g}s"
+    meta["drain"] = seconds_text(min(sc.meta.drain, DAY))
     arr = raw.setdefault("arrivals", {})
     arr["base_rate"] = sc.arrivals.base_rate * 3600.0 * period.adoption
     arr["adoption"] = {"model": "none"}

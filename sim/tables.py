@@ -64,10 +64,16 @@ class Table:
             raise self.error(name, "is required")
         return default
 
-    def done(self, allowed: Iterable[str] | None = None) -> None:
-        """Reject keys that were never read, suggesting the closest allowed spelling."""
+    def done(self, allowed: Iterable[str] | None = None, unused: str = "") -> None:
+        """Reject keys that were never read, suggesting the closest allowed spelling.
+
+        ``unused`` explains why a known key was not read here (e.g. "the cascade is off: set
+        enabled = true"), so such a key is reported as unused rather than as unknown.
+        """
         known = sorted(set(allowed) if allowed is not None else self._read)
         for name in self.data:
+            if name in known and name not in self._read:
+                raise self.error(name, f"is not used here: {unused or 'it does not apply to these settings'}")
             if name not in self._read:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -74,4 +74,10 @@ def format_duration(seconds: float) -> str:
         size = UNIT_SECONDS[unit]
         if seconds >= size and abs(seconds / size - round(seconds / size)) < 1e-9:
             return f"{round(seconds / size)}{unit}"
-    return f"{seconds:g}s"
+    return seconds_text(seconds)
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds as a duration string the parser reads back exactly to the millisecond
+    (``1296000.0`` -> ``"1296000s"``; never exponent notation)."""
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
