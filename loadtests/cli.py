@@ -40,6 +40,8 @@ LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 HEALTH_TIMEOUT_S = 30.0
 #: Seconds Locust may run beyond the window before it is killed.
 LOCUST_GRACE_S = 60.0
+#: Seconds the Locust master waits for its --processes workers to connect.
+WORKERS_MAX_WAIT_S = 30.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -128,7 +130,7 @@ def embedded_endpoint(out: Path, plan: LoadPlan, secret: str, tokens: list[str])
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     port = free_port()
     cmd = [sys.executable, "-m", "desk", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db),
-           "--secret", secret, "--brand-user-id", plan.settings.brand_id,
+           f"--secret={secret}", "--brand-user-id", plan.settings.brand_id,
            "--brand-screen-name", plan.settings.brand_name,
            # The desk measures real seconds: its own SLA view uses the compressed threshold.
            "--sla-seconds", repr(plan.scenario.sla.within / plan.speedup), "--log-level", "warning",
@@ -153,7 +155,8 @@ def run_locust(plan: LoadPlan, settings: Settings, host: str, out: Path, process
            "--csv", str(out / "locust"), "--csv-full-history", "--html", str(out / "locust.html"),
            "--loglevel", "WARNING", "--only-summary", "--stop-timeout", "2"]
     if processes > 1:
-        cmd += ["--processes", str(processes)]
+        # --processes makes the master expect exactly N workers; bound the wait for them.
+        cmd += ["--processes", str(processes), "--expect-workers-max-wait", str(int(WORKERS_MAX_WAIT_S))]
     env = {**os.environ, **settings.to_env(),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
     limit = LEAD_S + plan.duration + TAIL_S + LOCUST_GRACE_S
@@ -254,6 +257,7 @@ def analyse(plan: LoadPlan, settings: Settings, out: Path, host: str, items: lis
     senders = [m for m in metas if m.get("dispatcher")]
     if not senders:
         raise ChirpdeskError(f"Locust wrote no request records (exit code {locust_code}); see {out / 'locust.log'}")
+    warnings += report.check_senders(out, metas, processes)
     t0, run_id = senders[0]["t0"], senders[0]["run_id"]
     cpu = [c for m in metas for c in m.get("cpu_percent", [])]
     gen = report.generator_stats(rec, plan, t0, cpu, settings.lag_threshold)

@@ -3,15 +3,15 @@
 Scenario and secret come from ``--scenario``/``--secret`` (custom arguments, also in the web
 UI) or ``CHIRPDESK_SCENARIO``/``CHIRPDESK_SECRET``; see docs/loadtests.md for every setting.
 Works headless, with the web UI, and distributed (``--processes N`` or ``--master``/``--worker``):
-the master picks the start time and run id and sends them to each worker with its index, and
-each worker sends its share of the arrival schedule.
+once every worker has answered a ping (its handlers are registered), the master picks the start
+time and run id and sends them to each worker with its index, each worker acknowledges and sends
+its share of the arrival schedule.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from typing import Any
 
 import gevent
@@ -20,18 +20,19 @@ from locust import events
 # Locust imports this file by path: make the repository importable for `loadtests.*` and `sim`.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from loadtests.plan import ENV, LEAD_S  # noqa: E402
+from loadtests.plan import ENV  # noqa: E402
 from loadtests.shapes import ScenarioShape  # noqa: E402,F401  (the shape Locust runs)
 from loadtests.users import (  # noqa: E402,F401  (the user classes Locust runs)
+    COORDINATOR,
     RUN,
-    SETUP_MESSAGE,
     AgentUser,
-    Setup,
     cpu_monitor,
     is_master,
     is_worker,
     new_setup,
     on_request,
+    register_master_handlers,
+    register_worker_handlers,
     start_dispatcher,
     stop_dispatcher,
 )
@@ -59,29 +60,23 @@ def _init(environment: Any, **_: Any) -> None:
     environment.events.request.add_listener(on_request)
     runner = environment.runner
     if is_worker(runner):
-        def on_setup(environment: Any, msg: Any, **_: Any) -> None:
-            RUN.reset()
-            RUN.begin(Setup(**msg.data))
-            start_dispatcher(environment)
-
-        runner.register_message(SETUP_MESSAGE, on_setup)
+        register_worker_handlers(environment)
+    elif is_master(runner):
+        register_master_handlers(environment)
 
 
 @events.test_start.add_listener
 def _test_start(environment: Any, **_: Any) -> None:
     runner = environment.runner
-    if is_worker(runner):
+    if is_worker(runner, environment):
         gevent.spawn(cpu_monitor)
         return
     shape = RUN.shape_kind or RUN.plan_for(None).shape
     if is_master(runner):
-        # Workers start sending together, a little later than a local run (messages travel).
-        t0 = time.time() + LEAD_S + 0.5
-        clients = sorted(runner.clients.keys())
-        base = new_setup(shape)
-        for index, client_id in enumerate(clients):
-            data = {"t0": t0, "run_id": base.run_id, "index": index, "count": len(clients), "shape": shape}
-            runner.send_message(SETUP_MESSAGE, data, client_id)
+        # Blocks (bounded) until every worker has its set-up, before any user is spawned.
+        if COORDINATOR.distribute(runner, shape) is None:
+            environment.process_exit_code = 1
+            gevent.spawn_later(0, runner.quit)
         return
     RUN.reset()
     RUN.begin(new_setup(shape))

@@ -85,6 +85,57 @@ def load_records(out: Path) -> tuple[Records, list[dict[str, Any]]]:
     return Records.from_rows(rows), metas
 
 
+def check_senders(out: Path, metas: list[dict[str, Any]], processes: int) -> list[str]:
+    """Check that every sending process of the run left its records; returns warnings.
+
+    Each share of the schedule belongs to one process (index ``i`` of ``count``): a share whose
+    records are missing would count as unsent tweets, so a missing or inconsistent process
+    raises :class:`~sim.errors.ChirpdeskError` naming it. With ``processes`` > 1 the master's
+    ``loadgen/processes.json`` (which worker got which index, and its records file) is required.
+    """
+    from sim.errors import ChirpdeskError
+
+    folder = Path(out) / "loadgen"
+    senders = [m for m in metas if m.get("dispatcher")]
+    warnings: list[str] = []
+    assigned = folder / "processes.json"
+    problems: list[str] = []
+    if assigned.exists():
+        doc = json.loads(assigned.read_text())
+        count = int(doc["count"])
+        if count < processes:
+            warnings.append(f"only {count} of {processes} Locust worker processes took part (see locust.log); "
+                            "the whole schedule was still shared among them")
+        for w in doc["workers"]:
+            name = f"process {w['index'] + 1}/{count} (Locust worker {w['client_id']}"
+            name += f", pid {w['pid']})" if w.get("pid") else ")"
+            if not w.get("acknowledged"):
+                problems.append(f"{name} never acknowledged its set-up")
+            elif not (folder / str(w["records"])).exists() or not (folder / str(w["meta"])).exists():
+                problems.append(f"{name} wrote no {folder / str(w['records'])}")
+        if not problems and any(m.get("run_id") != doc["run_id"] for m in senders):
+            problems.append(f"records of another run in {folder} (run ids {sorted({m.get('run_id') for m in senders})})")
+    elif processes > 1:
+        problems.append(f"the Locust master wrote no {assigned} (no worker received its set-up)")
+    if not problems and senders:
+        counts = {int(m["count"]) for m in senders}
+        runs = {m.get("run_id") for m in senders}
+        indices = sorted(int(m["index"]) for m in senders)
+        if len(counts) != 1 or len(runs) != 1:
+            problems.append(f"sending processes disagree on the run (counts {sorted(counts)}, run ids {sorted(runs)})")
+        else:
+            count = counts.pop()
+            missing = sorted(set(range(count)) - set(indices))
+            if missing or len(indices) != count:
+                problems.append("no records from sending process(es) "
+                                + ", ".join(f"{i + 1}/{count}" for i in missing)
+                                + f" (found {[f'{i + 1}/{count}' for i in indices]})")
+    if problems:
+        raise ChirpdeskError("load generator records incomplete: " + "; ".join(problems)
+                             + f"; their tweets would count as unsent (see {Path(out) / 'locust.log'})")
+    return warnings
+
+
 def percentiles(x: np.ndarray) -> dict[str, float | None]:
     """``{"p50","p90","p95","p99","max"}`` of ``x`` (``None`` when empty)."""
     x = x[~np.isnan(x)]

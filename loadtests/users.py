@@ -53,6 +53,20 @@ log = logging.getLogger("chirpdesk.loadtest")
 
 #: Custom Locust message carrying the run set-up from the master to its workers.
 SETUP_MESSAGE = "chirpdesk_setup"
+#: Master -> worker "are your handlers registered?" and the worker's answer. Locust counts a
+#: worker as ready when its runner connects, *before* the worker's ``init`` event has run (where
+#: the locustfile registers its message handlers); a custom message reaching a worker in between
+#: is dropped ("Unknown message type received"). The master therefore pings every worker until it
+#: answers, and only then sends the set-up.
+PING_MESSAGE = "chirpdesk_ping"
+PONG_MESSAGE = "chirpdesk_pong"
+#: Worker -> master: set-up received and dispatcher started (with the worker's records file name).
+SETUP_ACK_MESSAGE = "chirpdesk_setup_ack"
+#: Seconds the master waits for every worker to answer the ping, then for the set-up acks.
+HANDSHAKE_TIMEOUT_S = 20.0
+SETUP_ACK_TIMEOUT_S = 10.0
+#: The master's record of which worker sends which share (``loadgen/processes.json``).
+PROCESSES_FILE = "processes.json"
 
 
 @dataclass(frozen=True)
@@ -140,27 +154,154 @@ class RunState:
 
     def write(self) -> Path | None:
         """Write this process's records and meta into the output folder (if any); returns the
-        records path. Called at test stop and again at quit (the later write is complete)."""
+        records path. Called when the dispatcher has sent its share, at test stop and again at
+        quit (the latest write is the most complete). Each file is replaced atomically, so a
+        process killed while writing leaves the previous complete file, never a truncated one."""
         out = self.settings.out
         if not out or self.setup is None or not (self.records or self.dispatching):
             return None
         folder = Path(out) / "loadgen"
         folder.mkdir(parents=True, exist_ok=True)
-        tag = f"{socket.gethostname()}-{os.getpid()}"
-        path = folder / f"records-{tag}.csv"
-        with open(path, "w", newline="") as fh:
+        records, meta_name = process_files()
+        path = folder / records
+        tmp = folder / f".{records}.tmp"
+        with open(tmp, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(RECORD_COLUMNS)
-            w.writerows(self.records)
+            w.writerows(list(self.records))
+        os.replace(tmp, path)
         s = self.setup
         meta = {"t0": s.t0, "run_id": s.run_id, "index": s.index, "count": s.count, "shape": s.shape,
                 "cpu_percent": self.cpu, "pool_full_waits": self.pool_full_waits,
-                "dispatcher": self.dispatching, "pid": os.getpid()}
-        (folder / f"meta-{tag}.json").write_text(json.dumps(meta))
+                "dispatcher": self.dispatching, "pid": os.getpid(), "records": records}
+        tmp = folder / f".{meta_name}.tmp"
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, folder / meta_name)
         return path
 
 
 RUN = RunState()
+
+
+def process_files() -> tuple[str, str]:
+    """This process's records and meta file names in ``loadgen/``."""
+    tag = f"{socket.gethostname()}-{os.getpid()}"
+    return f"records-{tag}.csv", f"meta-{tag}.json"
+
+
+class Coordinator:
+    """The master's side of the set-up hand-shake (see :data:`PING_MESSAGE`).
+
+    :meth:`distribute` (called at the master's test start, before any user is spawned) pings
+    the connected workers until each has answered (its handlers are registered), gives the ones
+    that answered their index, count, ``t0`` and run id, waits for their acks, and records the
+    assignment in ``loadgen/processes.json`` so that the analysis can name a process whose
+    records are missing. Both waits are bounded.
+    """
+
+    def __init__(self) -> None:
+        self.token = 0
+        self.pongs: set[str] = set()
+        self.acks: dict[str, dict[str, Any]] = {}
+        self.changed = gevent.event.Event()
+
+    def on_pong(self, environment: Any, msg: Any, **_: Any) -> None:
+        if isinstance(msg.data, dict) and msg.data.get("token") == self.token:
+            self.pongs.add(msg.node_id)
+            self.changed.set()
+
+    def on_ack(self, environment: Any, msg: Any, **_: Any) -> None:
+        if isinstance(msg.data, dict) and msg.data.get("token") == self.token:
+            self.acks[msg.node_id] = dict(msg.data)
+            self.changed.set()
+
+    def distribute(self, runner: Any, shape: str) -> Setup | None:
+        """Hand the run set-up to every responsive worker; ``None`` when none answered."""
+        self.token = random.randint(1, 2**31)
+        self.pongs, self.acks = set(), {}
+        options = RUN.options
+        expected = max(int(getattr(options, "expect_workers", 0) or 0), 1)
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
+        while True:
+            connected = sorted(runner.clients.keys())
+            waiting = [c for c in connected if c not in self.pongs]
+            if len(self.pongs) >= expected and not waiting:
+                break
+            if time.monotonic() > deadline:
+                break
+            for client_id in waiting:  # a worker still in start-up drops it: ask again
+                runner.send_message(PING_MESSAGE, {"token": self.token}, client_id)
+            self.changed.clear()
+            self.changed.wait(0.25)
+        workers = sorted(self.pongs)
+        if len(workers) < expected:
+            log.error("chirpdesk: %d of %d expected workers answered the set-up within %g s",
+                      len(workers), expected, HANDSHAKE_TIMEOUT_S)
+        if not workers:
+            return None
+        # Workers start sending together, a little later than a local run (messages travel).
+        base = new_setup(shape, 0, len(workers), LEAD_S + 0.5)
+        for index, client_id in enumerate(workers):
+            data = {"t0": base.t0, "run_id": base.run_id, "index": index, "count": len(workers),
+                    "shape": shape, "token": self.token}
+            runner.send_message(SETUP_MESSAGE, data, client_id)
+        deadline = time.monotonic() + SETUP_ACK_TIMEOUT_S
+        while len(self.acks) < len(workers) and time.monotonic() < deadline:
+            self.changed.clear()
+            self.changed.wait(0.25)
+        missing = [c for c in workers if c not in self.acks]
+        if missing:
+            log.error("chirpdesk: no set-up ack from worker(s) %s within %g s", ", ".join(missing),
+                      SETUP_ACK_TIMEOUT_S)
+        self._record(base, expected, workers)
+        return base
+
+    def _record(self, base: Setup, expected: int, workers: list[str]) -> None:
+        out = RUN.settings.out
+        if not out:
+            return
+        folder = Path(out) / "loadgen"
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for index, client_id in enumerate(workers):
+            ack = self.acks.get(client_id, {})
+            rows.append({"index": index, "client_id": client_id, "acknowledged": bool(ack),
+                         "pid": ack.get("pid"), "records": ack.get("records"), "meta": ack.get("meta")})
+        doc = {"t0": base.t0, "run_id": base.run_id, "count": len(workers), "expected": expected,
+               "shape": base.shape, "workers": rows}
+        (folder / PROCESSES_FILE).write_text(json.dumps(doc, indent=2))
+
+
+COORDINATOR = Coordinator()
+
+
+def register_worker_handlers(environment: Any) -> None:
+    """Worker side of the hand-shake: answer pings, take the set-up, start the dispatcher, ack."""
+    runner = environment.runner
+
+    def on_ping(environment: Any, msg: Any, **_: Any) -> None:
+        runner.send_message(PONG_MESSAGE, {"token": msg.data.get("token")})
+
+    def on_setup(environment: Any, msg: Any, **_: Any) -> None:
+        data = dict(msg.data)
+        token = data.pop("token", None)
+        current = RUN.setup
+        if current is None or current.run_id != data["run_id"] or not RUN.dispatching:
+            RUN.reset()
+            RUN.begin(Setup(**data))
+            start_dispatcher(environment)
+        records, meta = process_files()
+        runner.send_message(SETUP_ACK_MESSAGE, {"token": token, "index": data["index"], "pid": os.getpid(),
+                                                "records": records, "meta": meta})
+
+    runner.register_message(PING_MESSAGE, on_ping)
+    runner.register_message(SETUP_MESSAGE, on_setup)
+
+
+def register_master_handlers(environment: Any) -> None:
+    """Master side of the hand-shake (see :class:`Coordinator`)."""
+    environment.runner.register_message(PONG_MESSAGE, COORDINATOR.on_pong)
+    environment.runner.register_message(SETUP_ACK_MESSAGE, COORDINATOR.on_ack)
 
 
 def new_setup(shape: str, index: int = 0, count: int = 1, lead: float = LEAD_S) -> Setup:
@@ -212,6 +353,7 @@ class TweetUser(FastHttpUser):
                 RUN.pool_full_waits += 1  # the wait below becomes visible schedule lag
             pool.spawn(self._send, plan, send, target, send.index in redelivered)
         pool.join(timeout=15.0)
+        RUN.write()  # this process's share is on file even if it is killed before test stop
 
     def _send(self, plan: LoadPlan, send: Send, target: float, cache: bool) -> None:
         pl = RUN.payloads
@@ -459,6 +601,11 @@ def is_master(runner: Any) -> bool:
     return isinstance(runner, MasterRunner)
 
 
-def is_worker(runner: Any) -> bool:
-    """True on a distributed worker."""
-    return isinstance(runner, WorkerRunner)
+def is_worker(runner: Any, environment: Any = None) -> bool:
+    """True on a distributed worker. With ``environment``, also while the worker's runner is
+    still being constructed (``environment.runner`` is not set yet, but Locust can already
+    deliver messages and fire ``test_start``): ``--worker`` (set on ``--processes`` children)."""
+    if isinstance(runner, WorkerRunner):
+        return True
+    options = getattr(environment, "parsed_options", None) if environment is not None else None
+    return runner is None and bool(getattr(options, "worker", False))
