@@ -150,6 +150,60 @@ _BACKFILL = (
 #: The queue index of releases before the configurable order (dropped when found).
 _LEGACY_QUEUE_INDEX = "conversations_queue"
 
+#: The author's most recent open conversation (a customer message joins it).
+_AUTHOR_OPEN_CONV = (
+    f"(SELECT id FROM conversations WHERE author_id = ? AND status IN {_OPEN_IN}"
+    " ORDER BY id DESC LIMIT 1)"
+)
+#: The conversation of the tweet replied to (``open``: only if that conversation is open).
+_PARENT_CONV = "(SELECT c.id FROM tweets t JOIN conversations c ON c.id = t.conversation_id WHERE t.id_str = ?"
+_PARENT_CONV_ANY = _PARENT_CONV + ")"
+_PARENT_CONV_OPEN = _PARENT_CONV + f" AND c.status IN {_OPEN_IN})"
+
+
+def _tweet_insert(conversation: str) -> str:
+    """Insert a tweet unless its id is stored (then no row comes back), with its conversation
+    given by the sub-select ``conversation`` (evaluated before the insert), returned."""
+    return (
+        "INSERT INTO tweets (id_str, for_user_id, author_id, screen_name, followers_count, text,"
+        " created_at, in_reply_to_status_id_str, is_brand, kind, priority, received_at,"
+        f" conversation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {conversation})"
+        " ON CONFLICT (id_str) DO NOTHING RETURNING conversation_id"
+    )
+
+
+#: Customer tweets: the replied-to tweet's open conversation, else the author's open one (the
+#: new conversation is created and set afterwards when both are missing).
+_TWEET_INSERT = _tweet_insert(_AUTHOR_OPEN_CONV)
+_TWEET_INSERT_REPLY = _tweet_insert(f"COALESCE({_PARENT_CONV_OPEN}, {_AUTHOR_OPEN_CONV})")
+#: Brand tweets: the replied-to tweet's conversation whatever its status, else none.
+_TWEET_INSERT_BRAND = _tweet_insert("NULL")
+_TWEET_INSERT_BRAND_REPLY = _tweet_insert(_PARENT_CONV_ANY)
+#: DMs: the customer's open conversation (the customer is the sender, or a brand DM's recipient).
+_DM_INSERT = (
+    "INSERT INTO direct_messages (id, for_user_id, sender_id, recipient_id, text, created_at,"
+    f" is_brand, received_at, conversation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, {_AUTHOR_OPEN_CONV})"
+    " ON CONFLICT (id) DO NOTHING RETURNING conversation_id"
+)
+_REOPEN = ("(status = 'answered' OR (status = 'claimed' AND first_response_at IS NOT NULL"
+           " AND awaiting_followup = 0))")
+#: :data:`_FOLLOW_UP` when it would change nothing but ``last_activity_at`` (no row otherwise).
+_FOLLOW_UP_QUIET = (
+    "UPDATE conversations SET"
+    " last_activity_at = CASE WHEN ? > last_activity_at THEN ? ELSE last_activity_at END"
+    f" WHERE id = ? AND ? >= priority_rank AND NOT {_REOPEN}"
+)
+_FOLLOW_UP = (
+    "UPDATE conversations SET"
+    " priority = CASE WHEN ? < priority_rank THEN ? ELSE priority END,"
+    " priority_rank = CASE WHEN ? < priority_rank THEN ? ELSE priority_rank END,"
+    f" waiting_since = CASE WHEN {_REOPEN} THEN ? ELSE waiting_since END,"
+    f" awaiting_followup = CASE WHEN {_REOPEN} THEN 1 ELSE awaiting_followup END,"
+    " status = CASE WHEN status = 'answered' THEN 'waiting' ELSE status END,"
+    " last_activity_at = CASE WHEN ? > last_activity_at THEN ? ELSE last_activity_at END"
+    " WHERE id = ?"
+)
+
 
 @dataclass(frozen=True)
 class QueueOrder:
@@ -404,40 +458,40 @@ class Storage(ABC):
         now: float,
     ) -> bool:
         is_brand = brand.is_brand(for_user_id, t.author_id, t.screen_name)
-        tri = None if is_brand else triage(t.text, t.followers_count, influencer_followers)
+        reply_to = t.in_reply_to_status_id_str
         # Insert first: the primary key makes redelivery idempotent even across processes, and
-        # nothing else is touched for a duplicate.
-        cur = self._x(
-            conn,
-            "INSERT INTO tweets (id_str, for_user_id, author_id, screen_name, followers_count, text,"
-            " created_at, in_reply_to_status_id_str, is_brand, kind, priority, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id_str) DO NOTHING",
-            (t.id_str, for_user_id, t.author_id, t.screen_name, t.followers_count, t.text,
-             t.created_at, t.in_reply_to_status_id_str, int(is_brand),
-             tri.kind if tri else None, tri.priority if tri else None, now),
-        )
-        if cur.rowcount != 1:
-            return False
-        parent = None
-        if t.in_reply_to_status_id_str:
-            row = self._x(
-                conn,
-                "SELECT c.id, c.status FROM tweets t JOIN conversations c ON c.id = t.conversation_id"
-                " WHERE t.id_str = ?",
-                (t.in_reply_to_status_id_str,),
-            ).fetchone()
-            parent = row
+        # nothing else is touched for a duplicate (no row comes back). The same statement looks
+        # up the conversation the tweet belongs to (see _TWEET_INSERT), so a follow-up costs two
+        # statements and a new conversation three.
         if is_brand:
-            # The brand answered (natively on X, not through the agent API): this closes the wait.
-            if parent is not None:
+            row = self._x(
+                conn, _TWEET_INSERT_BRAND_REPLY if reply_to else _TWEET_INSERT_BRAND,
+                (t.id_str, for_user_id, t.author_id, t.screen_name, t.followers_count, t.text,
+                 t.created_at, reply_to, 1, None, None, now,
+                 *((reply_to,) if reply_to else ())),
+            ).fetchone()
+            if row is None:
+                return False
+            if row[0] is not None:
+                # The brand answered (natively on X, not through the agent API): this closes the wait.
                 by = f"brand:@{t.screen_name}" if t.screen_name else "brand"
-                self._record_response(conn, parent[0], t.created_at, by)
-                self._x(conn, "UPDATE tweets SET conversation_id = ? WHERE id_str = ?", (parent[0], t.id_str))
+                self._record_response(conn, row[0], t.created_at, by)
             return True
-        assert tri is not None
-        conv_id = parent[0] if parent is not None and parent[1] in OPEN_STATUSES else None
-        conv_id = self._attach(
-            conv_id, conn, t.author_id, t.screen_name, t.followers_count, t.id_str, t.created_at,
+        tri = triage(t.text, t.followers_count, influencer_followers)
+        row = self._x(
+            conn, _TWEET_INSERT_REPLY if reply_to else _TWEET_INSERT,
+            (t.id_str, for_user_id, t.author_id, t.screen_name, t.followers_count, t.text,
+             t.created_at, reply_to, 0, tri.kind, tri.priority, now,
+             *((reply_to, t.author_id) if reply_to else (t.author_id,))),
+        ).fetchone()
+        if row is None:
+            return False
+        conv_id = row[0]
+        if conv_id is not None:
+            self._follow_up(conn, conv_id, tri.priority, tri.rank, t.created_at)
+            return True
+        conv_id = self._new_conversation(
+            conn, t.author_id, t.screen_name, t.followers_count, t.id_str, t.created_at,
             tri.kind, tri.priority, tri.rank, "public",
         )
         self._x(conn, "UPDATE tweets SET conversation_id = ? WHERE id_str = ?", (conv_id, t.id_str))
@@ -448,77 +502,61 @@ class Storage(ABC):
         now: float,
     ) -> bool:
         is_brand = brand.is_brand(for_user_id, dm.sender_id)
-        cur = self._x(
-            conn,
-            "INSERT INTO direct_messages (id, for_user_id, sender_id, recipient_id, text, created_at,"
-            " is_brand, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        # As for tweets: insert first (idempotent), looking up the open conversation of the
+        # customer (the recipient of a brand DM, else the sender) in the same statement.
+        row = self._x(
+            conn, _DM_INSERT,
             (dm.id, for_user_id, dm.sender_id, dm.recipient_id, dm.text, dm.created_at,
-             int(is_brand), now),
-        )
-        if cur.rowcount != 1:
+             int(is_brand), now, dm.recipient_id if is_brand else dm.sender_id),
+        ).fetchone()
+        if row is None:
             return False
+        conv_id = row[0]
         if is_brand:
-            conv = self._open_conversation_of(conn, dm.recipient_id)
-            if conv is not None:
-                self._record_response(conn, conv, dm.created_at, "brand:dm")
-                self._x(conn, "UPDATE direct_messages SET conversation_id = ? WHERE id = ?", (conv, dm.id))
+            if conv_id is not None:
+                self._record_response(conn, conv_id, dm.created_at, "brand:dm")
             return True
         tri = triage(dm.text, 0, influencer_followers)
-        conv_id = self._attach(
-            None, conn, dm.sender_id, "", 0, None, dm.created_at, tri.kind, tri.priority, tri.rank, "dm"
+        if conv_id is not None:
+            self._follow_up(conn, conv_id, tri.priority, tri.rank, dm.created_at)
+            return True
+        conv_id = self._new_conversation(
+            conn, dm.sender_id, "", 0, None, dm.created_at, tri.kind, tri.priority, tri.rank, "dm"
         )
         self._x(conn, "UPDATE direct_messages SET conversation_id = ? WHERE id = ?", (conv_id, dm.id))
         return True
 
-    def _open_conversation_of(self, conn: Any, author_id: str) -> int | None:
+    def _new_conversation(
+        self, conn: Any, author_id: str, screen_name: str, followers: int, tweet_id: str | None,
+        created_at: float, kind: str, priority: str, rank: int, channel: str,
+    ) -> int:
+        """Open a conversation for a customer's first message; returns its id."""
+        status = "spam" if kind == "spam" else "waiting"
         row = self._x(
             conn,
-            f"SELECT id FROM conversations WHERE author_id = ? AND status IN {_OPEN_IN}"
-            " ORDER BY id DESC LIMIT 1",
-            (author_id,),
+            "INSERT INTO conversations (author_id, screen_name, followers_count, channel, status,"
+            " kind, priority, priority_rank, first_tweet_id, first_tweet_at, last_activity_at,"
+            " waiting_since, awaiting_followup)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) RETURNING id",
+            (author_id, screen_name, followers, channel, status, kind, priority, rank, tweet_id,
+             created_at, created_at, created_at),
         ).fetchone()
-        return None if row is None else int(row[0])
+        return int(row[0])
 
-    def _attach(
-        self, conv_id: int | None, conn: Any, author_id: str, screen_name: str, followers: int,
-        tweet_id: str | None, created_at: float, kind: str, priority: str, rank: int, channel: str,
-    ) -> int:
-        """Thread a customer message: reply chain first, then the author's open conversation,
-        else a new conversation. Returns the conversation id."""
-        if conv_id is None:
-            conv_id = self._open_conversation_of(conn, author_id)
-        if conv_id is None:
-            status = "spam" if kind == "spam" else "waiting"
-            row = self._x(
-                conn,
-                "INSERT INTO conversations (author_id, screen_name, followers_count, channel, status,"
-                " kind, priority, priority_rank, first_tweet_id, first_tweet_at, last_activity_at,"
-                " waiting_since, awaiting_followup)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) RETURNING id",
-                (author_id, screen_name, followers, channel, status, kind, priority, rank, tweet_id,
-                 created_at, created_at, created_at),
-            ).fetchone()
-            return int(row[0])
-        # A follow-up raises the priority if it is more urgent. A customer writing again after
-        # the brand's answer starts a new wait, on a follow-up, from this message's time: an
-        # answered conversation goes back to the queue; a held one whose holder has already
-        # answered is marked, so that releasing it puts it back in the queue rather than away.
-        # (Every SET expression reads the row as it was, so ``reopen`` is evaluated once.)
-        reopen = ("(status = 'answered' OR (status = 'claimed' AND first_response_at IS NOT NULL"
-                  " AND awaiting_followup = 0))")
-        self._x(
-            conn,
-            "UPDATE conversations SET"
-            " priority = CASE WHEN ? < priority_rank THEN ? ELSE priority END,"
-            " priority_rank = CASE WHEN ? < priority_rank THEN ? ELSE priority_rank END,"
-            f" waiting_since = CASE WHEN {reopen} THEN ? ELSE waiting_since END,"
-            f" awaiting_followup = CASE WHEN {reopen} THEN 1 ELSE awaiting_followup END,"
-            " status = CASE WHEN status = 'answered' THEN 'waiting' ELSE status END,"
-            " last_activity_at = CASE WHEN ? > last_activity_at THEN ? ELSE last_activity_at END"
-            " WHERE id = ?",
-            (rank, priority, rank, rank, created_at, created_at, created_at, conv_id),
-        )
-        return conv_id
+    def _follow_up(self, conn: Any, conv_id: int, priority: str, rank: int, created_at: float) -> None:
+        """A customer's further message on an open conversation.
+
+        A follow-up raises the priority if it is more urgent. A customer writing again after
+        the brand's answer starts a new wait, on a follow-up, from this message's time: an
+        answered conversation goes back to the queue; a held one whose holder has already
+        answered is marked, so that releasing it puts it back in the queue rather than away.
+        (Every SET expression reads the row as it was, so ``reopen`` is evaluated once.)
+        """
+        # Usually only the activity time moves: then one narrow UPDATE that leaves the queue and
+        # author indexes alone (SQLite rewrites the index entries of every column SET names).
+        if self._x(conn, _FOLLOW_UP_QUIET, (created_at, created_at, conv_id, rank)).rowcount == 1:
+            return
+        self._x(conn, _FOLLOW_UP, (rank, priority, rank, rank, created_at, created_at, created_at, conv_id))
 
     def _record_response(self, conn: Any, conv_id: int, at: float, by: str, held: bool = False) -> None:
         """Record a response by the brand: the first one sets FRT = ``at`` - first message time
