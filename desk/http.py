@@ -60,14 +60,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     A declared ``Content-Length`` over the limit is refused before reading anything, and a
     chunked body is counted as it streams, so an oversized upload never sits in memory.
     """
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise Problem(400, "Content-Length is not a number", "content-length") from None
-        if size > limit:
-            raise Problem(413, f"body larger than {limit} bytes", "body")
+    check_declared_length(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():
@@ -76,6 +69,19 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise Problem(413, f"body larger than {limit} bytes", "body")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def check_declared_length(declared: str | None, limit: int) -> None:
+    """Refuse a declared ``Content-Length`` that is not a number (400) or over ``limit`` bytes
+    (413) before reading any of the body."""
+    if declared is None:
+        return
+    try:
+        size = int(declared)
+    except ValueError:
+        raise Problem(400, "Content-Length is not a number", "content-length") from None
+    if size > limit:
+        raise Problem(413, f"body larger than {limit} bytes", "body")
 
 
 class ClientGone(Exception):
@@ -92,14 +98,7 @@ def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
 
 async def read_body_raw(scope: Scope, receive: Receive, limit: int) -> bytes:
     """:func:`read_body` for raw ASGI: same checks, same errors, no Request object."""
-    declared = header(scope["headers"], b"content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise Problem(400, "Content-Length is not a number", "content-length") from None
-        if size > limit:
-            raise Problem(413, f"body larger than {limit} bytes", "body")
+    check_declared_length(header(scope["headers"], b"content-length"), limit)
     message = await receive()
     if message["type"] != "http.request":
         raise ClientGone

@@ -207,14 +207,7 @@ def overlay_plots(da: dict[str, Any], db: dict[str, Any], ia: dict[str, Any], ib
                     if x.size:
                         ax.plot(x, y, drawstyle="steps-post", color=color, ls=ls, lw=1.8, label=name)
                         n += total
-                ax.axvline(within, color=COLORS["target"], ls="--", lw=1.2)
-                ax.axhline(ib["sla_share"], color=COLORS["target"], ls=":", lw=1)
-                ax.set_xlim(0, cap)
-                ax.set_ylim(0, 1.02)
-                plots.percent_axis(ax)
-                ax.set_xlabel(f"{plots.minutes_axis(ax, cap)} to first response")
-                ax.set_ylabel("share of tweets needing a reply")
-                ax.legend(loc="lower right")
+                plots.sla_cdf_axes(ax, within, ib["sla_share"], cap)
                 out.append(plots.finish(
                     "compare_first_response_cdf", "Share answered within a given time, A vs B",
                     f"First replication of each run; red dashed line: the {fmt.duration(within)} SLA. "

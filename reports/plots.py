@@ -188,6 +188,19 @@ def minutes_axis(ax: object, span_s: float, which: str = "x") -> str:
 
 # -- distributions --------------------------------------------------------------------------
 
+def sla_cdf_axes(ax: object, within_s: float, target_share: float, cap_s: float) -> None:
+    """Dress a first-response CDF: the SLA time (red dashed) and target share (red dotted),
+    0..cap seconds on x in readable units, percentages on y, labels and legend."""
+    ax.axvline(within_s, color=COLORS["target"], lw=1.5, ls="--")
+    ax.axhline(target_share, color=COLORS["target"], lw=1, ls=":")
+    ax.set_xlim(0, cap_s)
+    ax.set_ylim(0, 1.02)
+    percent_axis(ax)
+    ax.set_xlabel(f"{minutes_axis(ax, cap_s)} to first response")
+    ax.set_ylabel("share of tweets needing a reply")
+    ax.legend(loc="lower right")
+
+
 def ecdf_points(values: np.ndarray, total: int | None = None, max_points: int = 1500) -> tuple[np.ndarray, np.ndarray]:
     """Empirical CDF of the finite ``values`` as share of ``total`` (default: their count).
 

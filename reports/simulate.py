@@ -224,18 +224,11 @@ def first_response_plots(conv: Table, info: dict[str, Any]) -> list[Plot]:
             wx, wy = plots.ecdf_points(basis, total=n)
             ax.plot(wx, wy, color=COLORS["queue"], lw=1.6, drawstyle="steps-post",
                     label="picked up (SLA basis)")
-        ax.axvline(within, color=COLORS["target"], lw=1.5, ls="--")
-        ax.axhline(info["sla_share"], color=COLORS["target"], lw=1, ls=":")
         ax.plot([within], [met], "o", color=COLORS["target"], ms=5)
         ax.annotate(f"{fmt.share(met)} {'picked up' if pickup else 'answered'} within {fmt.duration(within)}",
                     (within, met), xytext=(8, -14), textcoords="offset points", fontsize=9,
                     color=COLORS["ink"])
-        ax.set_xlim(0, cap)
-        ax.set_ylim(0, 1.02)
-        plots.percent_axis(ax)
-        ax.set_xlabel(f"{plots.minutes_axis(ax, cap)} to first response")
-        ax.set_ylabel("share of tweets needing a reply")
-        ax.legend(loc="lower right")
+        plots.sla_cdf_axes(ax, within, info["sla_share"], cap)
         note = (" This scenario's SLA counts pick-up time (orange), as Erlang C does."
                 if pickup else "")
         out.append(plots.finish(
