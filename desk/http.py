@@ -88,12 +88,18 @@ class ClientGone(Exception):
     """The client disconnected before its request body arrived; nothing is answered."""
 
 
-def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    """The first value of header ``name`` (lower-case bytes) in raw ASGI ``headers``, or ``None``."""
+def header_bytes(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """The first raw value of header ``name`` (lower-case bytes) in ASGI ``headers``, or ``None``."""
     for key, value in headers:
         if key == name:
-            return value.decode("latin-1")
+            return value
     return None
+
+
+def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """:func:`header_bytes` decoded as text (latin-1, as HTTP defines it)."""
+    value = header_bytes(headers, name)
+    return None if value is None else value.decode("latin-1")
 
 
 async def read_body_raw(scope: Scope, receive: Receive, limit: int) -> bytes:

@@ -8,7 +8,10 @@ header over the raw request body.
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import hmac
+from functools import lru_cache
 
 #: Header X puts the delivery signature in (HTTP headers are case-insensitive).
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
@@ -27,17 +30,29 @@ def crc_response(secret: str | bytes, crc_token: str) -> dict[str, str]:
     return {"response_token": sign(secret, crc_token)}
 
 
-def verify(secret: str | bytes, body: bytes, header: str | None) -> bool:
-    """True when ``header`` is the valid signature of ``body``.
+@lru_cache(maxsize=8)
+def _keyed(secret: str | bytes) -> hmac.HMAC:
+    # HMAC state with the key already absorbed: each delivery copies it instead of re-keying
+    # (the same digest as sign(), for about half the cost on the webhook's hot path).
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def verify(secret: str | bytes, body: bytes, header: str | bytes | None) -> bool:
+    """True when ``header`` (the ``x-twitter-webhooks-signature`` value, text or raw header
+    bytes) is the valid signature of ``body``.
 
     The comparison is constant-time (``hmac.compare_digest``) so that response timing does not
     leak how many leading characters of a forged signature were right.
     """
     if not header:
         return False
-    expected = sign(secret, body).encode("ascii")
-    try:
-        given = header.strip().encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(expected, given)
+    if isinstance(header, str):
+        try:
+            header = header.encode("ascii")
+        except UnicodeEncodeError:
+            return False
+    mac = _keyed(secret).copy()
+    mac.update(body)
+    expected = b"sha256=" + binascii.b2a_base64(mac.digest(), newline=False)
+    return hmac.compare_digest(expected, header.strip())

@@ -35,6 +35,7 @@ class DeskState:
         self.writer = GroupCommitWriter(
             self.storage, self.brand, config.influencer_followers, self.metrics,
             queue_max=config.queue_max, batch_max=config.batch_max, write_delay=config.write_delay,
+            ack_timeout=config.ack_timeout,
         )
         #: token hash -> (agent id, name); agents are never deleted, so entries stay valid.
         self.agents: dict[str, tuple[int, str]] = {}

@@ -76,7 +76,11 @@ SCHEMA_TEMPLATE: tuple[str, ...] = (
         waiting_since {float},
         awaiting_followup INTEGER NOT NULL DEFAULT 0
     )""",
-    "CREATE INDEX IF NOT EXISTS conversations_author ON conversations (author_id, status)",
+    # Finds a customer's open conversation (see _AUTHOR_OPEN_CONV) by one backwards index step:
+    # partial, so closed conversations cost nothing, and keyed by id, so there is no sort.
+    # (The WHERE must be the very text the lookups use, for the planners to match it.)
+    "CREATE INDEX IF NOT EXISTS conversations_open_author ON conversations (author_id, id)"
+    " WHERE status IN " + _OPEN_IN,
     """CREATE TABLE IF NOT EXISTS tweets (
         id_str TEXT PRIMARY KEY,
         conversation_id {bigint},
@@ -147,8 +151,9 @@ _BACKFILL = (
     "   THEN last_activity_at ELSE first_tweet_at END"
     " WHERE waiting_since IS NULL"
 )
-#: The queue index of releases before the configurable order (dropped when found).
-_LEGACY_QUEUE_INDEX = "conversations_queue"
+#: Indexes of earlier releases, dropped when found: the queue index before the configurable
+#: order, and the author index before the partial one (it needed a sort for every lookup).
+_LEGACY_INDEXES = ("conversations_queue", "conversations_author")
 
 #: The author's most recent open conversation (a customer message joins it).
 _AUTHOR_OPEN_CONV = (
@@ -339,7 +344,8 @@ class Storage(ABC):
         for other in QueueOrder.all():
             if other != self.order:
                 conn.execute(f"DROP INDEX IF EXISTS {other.index_name}")
-        conn.execute(f"DROP INDEX IF EXISTS {_LEGACY_QUEUE_INDEX}")
+        for legacy in _LEGACY_INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {legacy}")
         conn.execute(self.order.index_sql())
 
     def _migrate(self, conn: Any, types: dict[str, str]) -> list[str]:

@@ -225,7 +225,7 @@ def test_an_older_database_gets_the_new_columns_and_keeps_its_queue(
 
     st.open()
     try:
-        assert _indexes(st) == {"conversations_author", "conversations_queue_influencer_fail_ff"}
+        assert _indexes(st) == {"conversations_open_author", "conversations_queue_influencer_fail_ff"}
         rows = {c["author_id"]: c for c in st.write_sync(st.list_conversations, None, 10)}
         assert rows["53001"]["awaiting_followup"] == 1
         assert rows["53001"]["waiting_since"] == pytest.approx(now - 20)
@@ -245,7 +245,7 @@ def test_an_older_database_gets_the_new_columns_and_keeps_its_queue(
     st = _storage(db, QueueOrder("fifo", False))
     st.open()
     try:
-        assert _indexes(st) == {"conversations_author", "conversations_queue_fifo"}
+        assert _indexes(st) == {"conversations_open_author", "conversations_queue_fifo"}
     finally:
         st.close()
 
