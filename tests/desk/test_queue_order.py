@@ -271,3 +271,38 @@ def test_the_queue_index_serves_the_claim_without_a_sort(
             assert order.index_name in plan and "Sort" not in plan, plan
     finally:
         st.close()
+
+
+def test_a_customers_open_conversation_is_found_by_the_partial_index_without_a_sort(
+    backend: str, make_db: Callable[[str], str]
+) -> None:
+    # Every customer message looks up its author's open conversation: it must be a probe of
+    # conversations_open_author by author, not a scan of the waiting queue, however
+    # many conversations are waiting.
+    from desk.storage_base import _AUTHOR_OPEN_CONV
+
+    st = _storage(make_db(backend), QueueOrder())
+    st.open()
+    try:
+        conn = st._conn()
+        query = st._placeholder(_AUTHOR_OPEN_CONV[1:-1])
+        if backend == "sqlite":
+            with st._transaction(conn):
+                for author in range(2000):  # a long queue, all waiting
+                    conn.execute(
+                        "INSERT INTO conversations (author_id, status, kind, priority, priority_rank,"
+                        " first_tweet_at, last_activity_at, waiting_since) VALUES (?, 'waiting',"
+                        " 'question', 'normal', 2, 1, 1, 1)", (str(author),))
+            conn.execute("ANALYZE")
+            plan = " / ".join(r[-1] for r in conn.execute("EXPLAIN QUERY PLAN " + query, ("7",)).fetchall())
+            # (With statistics SQLite may still sort the one or two rows of that author.)
+            assert "USING INDEX conversations_open_author" in plan, plan
+            assert "queue" not in plan, plan
+        else:
+            with conn.transaction():
+                conn.execute("SET LOCAL enable_seqscan = off")
+                conn.execute("SET LOCAL enable_bitmapscan = off")
+                plan = " / ".join(r[0] for r in conn.execute("EXPLAIN " + query, ("7",)).fetchall())
+            assert "conversations_open_author" in plan and "Sort" not in plan, plan
+    finally:
+        st.close()
