@@ -7,9 +7,10 @@ the scenario and the seed — not on how many processes ran them or in what orde
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,14 +76,60 @@ def default_jobs(replications: int) -> int:
 
 def iter_replications(scenario: Scenario, replications: int, seed: int, jobs: int,
                       keep_first: bool = True) -> Iterator[ReplicationResult]:
-    """Yield replication results in order, computed by ``jobs`` worker processes."""
+    """Yield replication results in order, computed by ``jobs`` processes (this one included).
+
+    This process is one of the ``jobs``: it runs replication 0 itself (so its records, when
+    kept, are never pickled) and ``jobs - 1`` worker processes run the others. Replications are
+    handed out one at a time, in order, to whichever process is free, and a worker is only ever
+    given the one it is about to run, so no core idles while another still has a queue.
+    """
     tasks = [(scenario, seed, r, keep_first and r == 0) for r in range(replications)]
     if jobs <= 1 or replications == 1:
         for task in tasks:
             yield _job(task)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_job, tasks)
+    lock = threading.Lock()
+    unclaimed = iter(range(replications))
+    results: dict[int, ReplicationResult | Future[ReplicationResult]] = {}
+
+    def claim() -> int | None:
+        with lock:
+            return next(unclaimed, None)
+
+    def feed(pool: ProcessPoolExecutor) -> None:
+        # Runs again, in the pool's own thread, each time a worker finishes a replication.
+        r = claim()
+        if r is None:
+            return
+        try:
+            future = results[r] = pool.submit(_job, tasks[r])
+        except RuntimeError:  # the pool is shutting down: this process failed and is leaving
+            return
+        future.add_done_callback(lambda done: done.cancelled() or feed(pool))
+
+    pool = ProcessPoolExecutor(max_workers=jobs - 1)
+    try:
+        first = claim()  # replication 0, here
+        for _ in range(jobs - 1):
+            feed(pool)
+        ready = 0
+        r = first
+        while r is not None:
+            results[r] = _job(tasks[r])
+            while ready in results:  # yield what is finished, in order, as it comes
+                item = results[ready]
+                if isinstance(item, Future):
+                    if not item.done():
+                        break
+                    item = item.result()
+                yield item
+                ready += 1
+            r = claim()
+        for r in range(ready, replications):
+            done = results[r]
+            yield done.result() if isinstance(done, Future) else done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def combine(scenario: Scenario, seed: int, results: list[ReplicationResult], wall: float = 0.0) -> SimulationResult:
