@@ -105,7 +105,7 @@ def iter_replications(scenario: Scenario, replications: int, seed: int, jobs: in
             future = results[r] = pool.submit(_job, tasks[r])
         except RuntimeError:  # the pool is shutting down: this process failed and is leaving
             return
-        future.add_done_callback(lambda done: done.cancelled() or feed(pool))
+        future.add_done_callback(lambda done: None if done.cancelled() else feed(pool))
 
     pool = ProcessPoolExecutor(max_workers=jobs - 1)
     try:
