@@ -1,4 +1,4 @@
-"""Validate X Account Activity deliveries and agent-API bodies into plain dataclasses.
+"""Validate X Account Activity deliveries and agent-API bodies into plain records.
 
 Every problem raises :class:`InvalidInput` naming the offending field with a JSON path
 (``tweet_create_events[0].user.id_str``) so a client can fix its payload; the routes turn it into

@@ -52,7 +52,7 @@ def verify(secret: str | bytes, body: bytes, header: str | bytes | None) -> bool
             header = header.encode("ascii")
         except UnicodeEncodeError:
             return False
-    mac = _keyed(secret).copy()
+    mac = _keyed(secret if isinstance(secret, str | bytes) else bytes(secret)).copy()
     mac.update(body)
     expected = b"sha256=" + binascii.b2a_base64(mac.digest(), newline=False)
     return hmac.compare_digest(expected, header.strip())

@@ -97,14 +97,17 @@ def iter_replications(scenario: Scenario, replications: int, seed: int, jobs: in
             return next(unclaimed, None)
 
     def feed(pool: ProcessPoolExecutor) -> None:
-        # Runs again, in the pool's own thread, each time a worker finishes a replication.
-        r = claim()
-        if r is None:
-            return
-        try:
-            future = results[r] = pool.submit(_job, tasks[r])
-        except RuntimeError:  # the pool is shutting down: this process failed and is leaving
-            return
+        # Runs again, in the pool's own thread, each time a worker finishes a replication. The
+        # claim and the record of its future happen under one lock, so once claim() here comes
+        # back empty every claimed replication is in ``results``.
+        with lock:
+            r = next(unclaimed, None)
+            if r is None:
+                return
+            try:
+                future = results[r] = pool.submit(_job, tasks[r])
+            except RuntimeError:  # the pool is shutting down: this process failed and is leaving
+                return
         future.add_done_callback(lambda done: None if done.cancelled() else feed(pool))
 
     pool = ProcessPoolExecutor(max_workers=jobs - 1)

@@ -58,3 +58,35 @@ def test_cli_output_files_are_byte_identical_with_jobs_1_and_2(tmp_path) -> None
     one.pop("wall_seconds", None)
     two.pop("wall_seconds", None)
     assert one == two
+
+
+def _timed_job(task):
+    # A stand-in replication (module level, so workers can unpickle it), timed so that the pool's
+    # thread claims replication 2 while this process finishes replication 0.
+    import time
+
+    time.sleep(0.2 if task[2] == 0 else 0.1)
+    return task[2]
+
+
+def test_a_replication_claimed_by_the_pool_thread_is_never_missed(monkeypatch) -> None:
+    # The pool's own thread claims the next replication when a worker finishes; if recording its
+    # future lagged behind the claim, the caller could finish its share and look for a result that
+    # is not there yet. A slow submit() from that thread widens the window to 0.3 s.
+    import concurrent.futures.process as cfp
+    import threading
+    import time
+
+    import sim.run as run
+
+    submit = cfp.ProcessPoolExecutor.submit
+
+    def slow_submit(self, *args, **kwargs):
+        future = submit(self, *args, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(0.3)
+        return future
+
+    monkeypatch.setattr(run, "_job", _timed_job)
+    monkeypatch.setattr(cfp.ProcessPoolExecutor, "submit", slow_submit)
+    assert list(run.iter_replications(None, 3, 0, 2)) == [0, 1, 2]
