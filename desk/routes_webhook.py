@@ -65,7 +65,7 @@ async def deliver(app: Any, scope: Scope, receive: Receive) -> tuple[int, bytes,
     except Problem as problem:
         metrics.reject(_REJECT_REASONS.get(problem.status, "other"))
         raise
-    if not (delivery.tweets or delivery.direct_messages):
+    if delivery.event_count == 0:
         # Other activity (follows, likes, typing indicators) is acknowledged and not stored.
         metrics.inc("chirpdesk_ignored_deliveries_total")
         return 200, b'{"stored":0,"duplicates":0}', []

@@ -7,7 +7,6 @@ header over the raw request body.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -19,10 +18,8 @@ SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 
 def sign(secret: str | bytes, message: str | bytes) -> str:
     """Return ``"sha256=" + base64(HMAC-SHA256(secret, message))``, as X computes it."""
-    key = secret.encode() if isinstance(secret, str) else secret
     msg = message.encode() if isinstance(message, str) else message
-    digest = hmac.digest(key, msg, "sha256")  # one C call (OpenSSL), same result as hmac.new
-    return "sha256=" + base64.b64encode(digest).decode("ascii")
+    return _signature(secret, msg).decode("ascii")
 
 
 def crc_response(secret: str | bytes, crc_token: str) -> dict[str, str]:
@@ -31,11 +28,17 @@ def crc_response(secret: str | bytes, crc_token: str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=8)
-def _keyed(secret: str | bytes) -> hmac.HMAC:
-    # HMAC state with the key already absorbed: each delivery copies it instead of re-keying
-    # (the same digest as sign(), for about half the cost on the webhook's hot path).
-    key = secret.encode() if isinstance(secret, str) else secret
+def _keyed(key: bytes) -> hmac.HMAC:
+    # HMAC state with the key already absorbed: each signature copies it instead of re-keying
+    # (about half the cost on the webhook's hot path).
     return hmac.new(key, digestmod=hashlib.sha256)
+
+
+def _signature(secret: str | bytes, message: bytes) -> bytes:
+    """``b"sha256=" + base64(HMAC-SHA256(secret, message))``."""
+    mac = _keyed(secret.encode() if isinstance(secret, str) else bytes(secret)).copy()
+    mac.update(message)
+    return b"sha256=" + binascii.b2a_base64(mac.digest(), newline=False)
 
 
 def verify(secret: str | bytes, body: bytes, header: str | bytes | None) -> bool:
@@ -52,7 +55,4 @@ def verify(secret: str | bytes, body: bytes, header: str | bytes | None) -> bool
             header = header.encode("ascii")
         except UnicodeEncodeError:
             return False
-    mac = _keyed(secret if isinstance(secret, str | bytes) else bytes(secret)).copy()
-    mac.update(body)
-    expected = b"sha256=" + binascii.b2a_base64(mac.digest(), newline=False)
-    return hmac.compare_digest(expected, header.strip())
+    return hmac.compare_digest(_signature(secret, body), header.strip())

@@ -88,7 +88,7 @@ def iter_replications(scenario: Scenario, replications: int, seed: int, jobs: in
         for task in tasks:
             yield _job(task)
         return
-    lock = threading.Lock()
+    lock = threading.RLock()
     unclaimed = iter(range(replications))
     results: dict[int, ReplicationResult | Future[ReplicationResult]] = {}
 
@@ -96,12 +96,15 @@ def iter_replications(scenario: Scenario, replications: int, seed: int, jobs: in
         with lock:
             return next(unclaimed, None)
 
+    def outcome(item: ReplicationResult | Future[ReplicationResult]) -> ReplicationResult:
+        return item.result() if isinstance(item, Future) else item
+
     def feed(pool: ProcessPoolExecutor) -> None:
         # Runs again, in the pool's own thread, each time a worker finishes a replication. The
-        # claim and the record of its future happen under one lock, so once claim() here comes
-        # back empty every claimed replication is in ``results``.
+        # claim and the record of its future happen under one lock, so once claim() in this
+        # process comes back empty every claimed replication is in ``results``.
         with lock:
-            r = next(unclaimed, None)
+            r = claim()
             if r is None:
                 return
             try:
@@ -121,16 +124,13 @@ def iter_replications(scenario: Scenario, replications: int, seed: int, jobs: in
             results[r] = _job(tasks[r])
             while ready in results:  # yield what is finished, in order, as it comes
                 item = results[ready]
-                if isinstance(item, Future):
-                    if not item.done():
-                        break
-                    item = item.result()
-                yield item
+                if isinstance(item, Future) and not item.done():
+                    break
+                yield outcome(item)
                 ready += 1
             r = claim()
         for r in range(ready, replications):
-            done = results[r]
-            yield done.result() if isinstance(done, Future) else done
+            yield outcome(results[r])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
