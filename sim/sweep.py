@@ -62,8 +62,9 @@ class LocalExecutor(Executor):
             return [fn(t) for t in tasks]
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.jobs)
-        chunk = max(1, len(tasks) // (4 * self.jobs))
-        return list(self._pool.map(fn, tasks, chunksize=chunk))
+        # One task at a time: a task is a whole simulation run (tens of ms at least), so the
+        # hand-off costs little, and chunks would leave one process idle at the end.
+        return list(self._pool.map(fn, tasks))
 
     def close(self) -> None:
         """Shut the process pool down."""

@@ -60,33 +60,49 @@ def test_cli_output_files_are_byte_identical_with_jobs_1_and_2(tmp_path) -> None
     assert one == two
 
 
-def _timed_job(task):
-    # A stand-in replication (module level, so workers can unpickle it), timed so that the pool's
-    # thread claims replication 2 while this process finishes replication 0.
+def _stand_in(scenario, seed, index, keep_records=False):
+    # A stand-in replication (module level; workers are forked with it patched in): replication 1
+    # misbehaves as ``scenario`` says, the others take 0.05 s and return their index.
+    import os
     import time
 
-    time.sleep(0.2 if task[2] == 0 else 0.1)
-    return task[2]
+    if index == 1 and scenario == "raise":
+        raise ValueError("replication 1 failed in a worker")
+    if index == 1 and scenario == "die":
+        os._exit(3)
+    time.sleep(0.05)
+    return index
 
 
-def test_a_replication_claimed_by_the_pool_thread_is_never_missed(monkeypatch) -> None:
-    # The pool's own thread claims the next replication when a worker finishes; if recording its
-    # future lagged behind the claim, the caller could finish its share and look for a result that
-    # is not there yet. A slow submit() from that thread widens the window to 0.3 s.
-    import concurrent.futures.process as cfp
-    import threading
-    import time
+@pytest.fixture
+def stand_in(monkeypatch):
+    import multiprocessing
 
     import sim.run as run
 
-    submit = cfp.ProcessPoolExecutor.submit
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the stand-in replication reaches workers only when they are forked")
+    monkeypatch.setattr(run, "run_replication", _stand_in)
+    return run
 
-    def slow_submit(self, *args, **kwargs):
-        future = submit(self, *args, **kwargs)
-        if threading.current_thread() is not threading.main_thread():
-            time.sleep(0.3)
-        return future
 
-    monkeypatch.setattr(run, "_job", _timed_job)
-    monkeypatch.setattr(cfp.ProcessPoolExecutor, "submit", slow_submit)
-    assert list(run.iter_replications(None, 3, 0, 2)) == [0, 1, 2]
+def test_a_failure_in_a_worker_is_raised_in_the_caller_as_itself(stand_in) -> None:
+    with pytest.raises(ValueError, match="replication 1 failed in a worker"):
+        list(stand_in.iter_replications("raise", 4, 0, 2))
+
+
+def test_a_worker_that_dies_is_reported_with_the_replication_it_lost(stand_in) -> None:
+    with pytest.raises(RuntimeError, match=r"exited \(codes \[3\]\) without returning replication\(s\) \[1"):
+        list(stand_in.iter_replications("die", 4, 0, 2))
+
+
+def test_workers_share_the_replications_and_are_gone_afterwards(stand_in) -> None:
+    import multiprocessing
+
+    assert list(stand_in.iter_replications("ok", 9, 0, 3)) == list(range(9))
+    assert multiprocessing.active_children() == []
+    # Stopping early (a progress consumer that gives up) stops the workers too.
+    gen = stand_in.iter_replications("ok", 40, 0, 2)
+    assert next(gen) == 0
+    gen.close()
+    assert multiprocessing.active_children() == []
