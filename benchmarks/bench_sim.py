@@ -209,7 +209,7 @@ def _replicate_some(args: tuple[Any, list[int]]) -> float:
     scenario, indices = args
     t0 = time.perf_counter()
     for r in indices:
-        run_replication(scenario, 1, r)
+        run_replication(scenario, scenario.meta.seed, r)
     return time.perf_counter() - t0
 
 
@@ -253,10 +253,15 @@ def measure_replications(repeats: int, log: Callable[[str], None]) -> dict[str, 
                     # half the replication time.
                     overhead.append(wall - sum(r.seconds for r in res.replications) / 2)
             ratios.append(times[1][-1] / times[2][-1])
-            alone = pool.apply(_replicate_some, ((sc, list(range(8))),))
-            t0 = time.perf_counter()
-            pool.map(_replicate_some, halves, chunksize=1)
-            controls.append(alone / (time.perf_counter() - t0))
+            for both in ((False, True) if rep % 2 == 0 else (True, False)):
+                t0 = time.perf_counter()
+                if both:
+                    pool.map(_replicate_some, halves, chunksize=1)
+                    paired = time.perf_counter() - t0
+                else:
+                    pool.apply(_replicate_some, ((sc, list(range(8))),))
+                    alone = time.perf_counter() - t0
+            controls.append(alone / paired)
             log(f"  replications round {rep + 1}/{rounds}: speed-up {ratios[-1]:.2f}x "
                 f"(control: two independent halves {controls[-1]:.2f}x)")
     one, two = statistics.median(times[1]), statistics.median(times[2])
@@ -304,10 +309,10 @@ def measure_dask(repeats: int, log: Callable[[str], None]) -> dict[str, Any] | N
         finally:
             for ex in executors.values():
                 ex.close()
-    local, dask = statistics.median(times["local"]), statistics.median(times["dask"])
+    local, on_dask = statistics.median(times["local"]), statistics.median(times["dask"])
     serial = statistics.median(times["serial"])
     speedups = [a / b for a, b in zip(times["serial"], times["local"], strict=True)]
-    return {"seconds_local": local, "seconds_dask": dask, "dask_over_local": dask / local,
+    return {"seconds_local": local, "seconds_dask": on_dask, "dask_over_local": on_dask / local,
             "seconds_serial": serial, "sweep_speedup": statistics.median(speedups), "sweep_speedups": speedups,
             "identical": rows["local"] == rows["dask"] == rows["serial"], "tasks": 45}
 

@@ -60,49 +60,109 @@ def test_cli_output_files_are_byte_identical_with_jobs_1_and_2(tmp_path) -> None
     assert one == two
 
 
+CALLER_RAN: list[int] = []  # tasks the stand-in ran in this (the calling) process
+
+
 def _stand_in(scenario, seed, index, keep_records=False):
-    # A stand-in replication (module level; workers are forked with it patched in): replication 1
-    # misbehaves as ``scenario`` says, the others take 0.05 s and return their index.
+    # A stand-in replication (module level; workers are forked with it patched in). ``scenario``
+    # says how replication 1 (the first a worker takes) misbehaves; the others take 0.05 s.
     import os
     import time
 
+    if os.getpid() == CALLER_PID:
+        CALLER_RAN.append(index)
+        if scenario == "big_then_die":
+            time.sleep(1.0)  # not reading the pipe while the worker is mid-send
     if index == 1 and scenario == "raise":
         raise ValueError("replication 1 failed in a worker")
     if index == 1 and scenario == "die":
         os._exit(3)
+    if index == 1 and scenario == "exit":
+        raise SystemExit(0)
+    if scenario == "big_then_die" and index == 1:
+        return b"x" * 2_000_000  # several times a pipe's buffer
+    if scenario == "big_then_die" and index == 2:
+        time.sleep(0.3)  # the sender thread is now blocked half-way through replication 1's result
+        os._exit(9)
     time.sleep(0.05)
     return index
+
+
+CALLER_PID = 0
 
 
 @pytest.fixture
 def stand_in(monkeypatch):
     import multiprocessing
+    import os
+    import signal
 
     import sim.run as run
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the stand-in replication reaches workers only when they are forked")
     monkeypatch.setattr(run, "run_replication", _stand_in)
-    return run
+    global CALLER_PID
+    CALLER_PID = os.getpid()
+    CALLER_RAN.clear()
+    # A hang is a failure, not a stuck test run.
+    previous = signal.signal(signal.SIGALRM, lambda *_: pytest.fail("timed out: the caller hung"))
+    signal.alarm(30)
+    yield run
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
 
 
-def test_a_failure_in_a_worker_is_raised_in_the_caller_as_itself(stand_in) -> None:
-    with pytest.raises(ValueError, match="replication 1 failed in a worker"):
+def _our_workers() -> list:
+    import multiprocessing
+
+    return [p for p in multiprocessing.active_children() if p.name.startswith("chirpdesk-worker-")]
+
+
+def test_a_failure_in_a_worker_is_raised_in_the_caller_as_itself_with_its_traceback(stand_in) -> None:
+    with pytest.raises(ValueError, match="replication 1 failed in a worker") as info:
         list(stand_in.iter_replications("raise", 4, 0, 2))
+    note = "\n".join(getattr(info.value, "__notes__", []))
+    assert "in replication 1, worker process" in note and "_stand_in" in note
+    assert _our_workers() == []
 
 
-def test_a_worker_that_dies_is_reported_with_the_replication_it_lost(stand_in) -> None:
-    with pytest.raises(RuntimeError, match=r"exited \(codes \[3\]\) without returning replication\(s\) \[1"):
-        list(stand_in.iter_replications("die", 4, 0, 2))
+def test_a_workers_system_exit_does_not_end_the_caller(stand_in) -> None:
+    with pytest.raises(RuntimeError, match="SystemExit"):
+        list(stand_in.iter_replications("exit", 4, 0, 2))
+
+
+def test_a_worker_that_dies_is_reported_at_once_with_the_replication_it_lost(stand_in) -> None:
+    from sim.workers import WorkerLost
+
+    with pytest.raises(WorkerLost, match=r"exited with code 3 (while running replication 1;|between two)"):
+        list(stand_in.iter_replications("die", 30, 0, 2))
+    # Noticed after the caller's next replication, not after it has run the other 28 alone.
+    assert len(CALLER_RAN) <= 3
+
+
+def test_a_worker_killed_in_the_middle_of_sending_a_result_does_not_hang_the_caller(stand_in) -> None:
+    from sim.workers import WorkerLost
+
+    with pytest.raises(WorkerLost, match="while running replication 1;"):
+        list(stand_in.iter_replications("big_then_die", 4, 0, 2))
 
 
 def test_workers_share_the_replications_and_are_gone_afterwards(stand_in) -> None:
-    import multiprocessing
-
     assert list(stand_in.iter_replications("ok", 9, 0, 3)) == list(range(9))
-    assert multiprocessing.active_children() == []
-    # Stopping early (a progress consumer that gives up) stops the workers too.
-    gen = stand_in.iter_replications("ok", 40, 0, 2)
-    assert next(gen) == 0
-    gen.close()
-    assert multiprocessing.active_children() == []
+    assert _our_workers() == []
+    # Stopping early (a progress consumer that gives up) stops the workers too, even when the
+    # caller's program ignores SIGTERM (workers do not inherit that).
+    import signal
+    import time
+
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        gen = stand_in.iter_replications("ok", 200, 0, 2)
+        assert next(gen) == 0
+        t0 = time.monotonic()
+        gen.close()
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert _our_workers() == []
