@@ -76,6 +76,7 @@ from sim.study import Period, sample_scenario
 from sim.study import periods as study_periods
 from sim.sweep import SweepResult, breakpoints, run_sweep
 from sim.units import format_duration, parse_clock, parse_duration
+from sim.workers import WorkerLost
 
 __version__ = "0.1.0"
 
@@ -117,6 +118,7 @@ __all__ = [
     "Target",
     "Tier2",
     "TweetingHours",
+    "WorkerLost",
     "agents_from_slots",
     "apply_override",
     "breakpoints",
