@@ -253,15 +253,15 @@ def measure_replications(repeats: int, log: Callable[[str], None]) -> dict[str, 
                     # half the replication time.
                     overhead.append(wall - sum(r.seconds for r in res.replications) / 2)
             ratios.append(times[1][-1] / times[2][-1])
-            for both in ((False, True) if rep % 2 == 0 else (True, False)):
+            took: dict[str, float] = {}
+            for how in (("alone", "paired") if rep % 2 == 0 else ("paired", "alone")):
                 t0 = time.perf_counter()
-                if both:
+                if how == "paired":
                     pool.map(_replicate_some, halves, chunksize=1)
-                    paired = time.perf_counter() - t0
                 else:
                     pool.apply(_replicate_some, ((sc, list(range(8))),))
-                    alone = time.perf_counter() - t0
-            controls.append(alone / paired)
+                took[how] = time.perf_counter() - t0
+            controls.append(took["alone"] / took["paired"])
             log(f"  replications round {rep + 1}/{rounds}: speed-up {ratios[-1]:.2f}x "
                 f"(control: two independent halves {controls[-1]:.2f}x)")
     one, two = statistics.median(times[1]), statistics.median(times[2])

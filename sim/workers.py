@@ -146,10 +146,10 @@ def run_numbered(mine: Callable[[int], T], theirs: Callable[[int], T], count: in
                 # Only "done" (or an error, raised above) ends a worker normally: anything else
                 # is a crash, even if the task it had just claimed was not announced yet.
                 worker.join(GRACE_SECONDS)
-                task = running.get(worker)
+                held = running.get(worker)
                 raise WorkerLost(
                     f"a worker process (pid {worker.pid}) exited with code {worker.exitcode} "
-                    + (f"while running {label} {task}; its result is lost" if task is not None
+                    + (f"while running {label} {held}; its result is lost" if held is not None
                        else f"between two {label}s")) from None
             kind = message[0]
             if kind == "start":
