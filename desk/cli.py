@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from desk.config import config_from_env, parse_agents
+from desk.config import WRITERS, config_from_env, parse_agents
 from desk.storage import describe_db
 from sim.cli import dispatch
 from sim.errors import ChirpdeskError
@@ -51,6 +51,11 @@ def register(subparsers: Any) -> None:
         help="serve customers' follow-ups ahead of new conversations, as [handling] followups_first "
              "(default on; env CHIRPDESK_FOLLOWUPS_FIRST)",
     )
+    parser.add_argument(
+        "--writer", default=None, choices=WRITERS,
+        help="where webhook batches are committed: process (default: a child process, so SQL and "
+             "fsync never hold the HTTP process's GIL) or thread (env CHIRPDESK_WRITER)",
+    )
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
     parser.set_defaults(func=run)
@@ -68,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         admin_token=args.admin_token,
         priority_rule=args.priority_rule,
         followups_first=args.followups_first,
+        writer=args.writer,
     ).validate()
     describe_db(config.db)  # fail fast, as one line, on a bad --db
     if not 0 < args.port < 65536:

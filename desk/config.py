@@ -22,6 +22,7 @@ re-import the app, see the same settings as the parent:
 ``CHIRPDESK_WRITE_DELAY``           extra seconds per group commit, to rehearse a slow disk
 ``CHIRPDESK_PRIORITY_RULE``         claim order: ``influencer_fail`` (default) or ``fifo``
 ``CHIRPDESK_FOLLOWUPS_FIRST``       ``true`` (default) or ``false``: follow-ups ahead of new tweets
+``CHIRPDESK_WRITER``                group commits in a child ``process`` (default) or a ``thread``
 ==================================  =========================================================
 """
 
@@ -58,7 +59,11 @@ ENV_VARS: dict[str, str] = {
     "write_delay": "CHIRPDESK_WRITE_DELAY",
     "priority_rule": "CHIRPDESK_PRIORITY_RULE",
     "followups_first": "CHIRPDESK_FOLLOWUPS_FIRST",
+    "writer": "CHIRPDESK_WRITER",
 }
+
+#: Where group commits run (:attr:`DeskConfig.writer`).
+WRITERS = ("process", "thread")
 
 #: Spellings accepted for booleans in the environment (case-insensitive).
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -105,6 +110,10 @@ class DeskConfig:
     #: As ``[handling] followups_first``: a customer's follow-up (a message after the brand
     #: answered) is served ahead of every new conversation.
     followups_first: bool = True
+    #: Where webhook batches are committed: ``process`` (a child process with its own database
+    #: connection, so SQL and fsync never hold the HTTP process's GIL) or ``thread`` (a thread
+    #: of the HTTP process). Same transactions and durability either way.
+    writer: str = "process"
 
     def with_overrides(self, **overrides: Any) -> DeskConfig:
         """Return a copy with every non-``None`` override applied (CLI flags over env)."""
@@ -132,6 +141,7 @@ class DeskConfig:
             ("write_delay", self.write_delay >= 0, "a number >= 0 (seconds)"),
             ("priority_rule", self.priority_rule in PRIORITY_RULES, "one of " + ", ".join(PRIORITY_RULES)),
             ("followups_first", isinstance(self.followups_first, bool), "true or false"),
+            ("writer", self.writer in WRITERS, "one of " + ", ".join(WRITERS)),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -179,6 +189,10 @@ def _convert(name: str, raw: str) -> Any:
         if value not in _TRUE + _FALSE:
             raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected true or false")
         return value in _TRUE
+    if name == "writer":
+        if raw.strip() not in WRITERS:
+            raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected one of {', '.join(WRITERS)}")
+        return raw.strip()
     if name == "priority_rule":
         if raw.strip() not in PRIORITY_RULES:
             raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected one of {', '.join(PRIORITY_RULES)}")

@@ -10,11 +10,12 @@ import hashlib
 import logging
 import time
 
+from desk.committer import CommitProcess
 from desk.config import DeskConfig
 from desk.metrics import Metrics
 from desk.storage import open_storage
 from desk.storage_base import Brand, Storage
-from desk.writer import GroupCommitWriter
+from desk.writer import Committer, GroupCommitWriter, ThreadCommitter
 
 log = logging.getLogger("desk")
 
@@ -32,9 +33,13 @@ class DeskState:
         self.metrics = Metrics()
         self.brand = Brand(config.brand_user_id, config.brand_screen_name)
         self.storage: Storage = open_storage(config)
+        committer: Committer
+        if config.writer == "process":
+            committer = CommitProcess(config)
+        else:
+            committer = ThreadCommitter(self.storage, self.brand, config.influencer_followers, config.write_delay)
         self.writer = GroupCommitWriter(
-            self.storage, self.brand, config.influencer_followers, self.metrics,
-            queue_max=config.queue_max, batch_max=config.batch_max, write_delay=config.write_delay,
+            committer, self.metrics, queue_max=config.queue_max, batch_max=config.batch_max,
             ack_timeout=config.ack_timeout,
         )
         #: token hash -> (agent id, name); agents are never deleted, so entries stay valid.
@@ -42,12 +47,13 @@ class DeskState:
         self.started_at = time.time()
 
     async def start(self) -> None:
-        """Open the database (creating the schema), register configured agents, start the writer."""
+        """Open the database (creating the schema), register configured agents, start the writer
+        (with the default ``writer = "process"``, once its commit process has connected)."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.storage.open)
         for name, token in self.config.agents.items():
             await self.storage.read(self.storage.upsert_agent, name, token_hash(token), time.time())
-        self.writer.start()
+        await self.writer.start()
         log.info("desk ready: %s backend, %d configured agents", self.storage.backend, len(self.config.agents))
 
     async def stop(self) -> None:

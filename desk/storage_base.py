@@ -23,12 +23,12 @@ import asyncio
 import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from desk.schema import Delivery, DirectMessage, Tweet
 from desk.triage import triage
@@ -284,8 +284,7 @@ class Brand:
         return bool(self.screen_name) and screen_name.lower() == (self.screen_name or "").lower()
 
 
-@dataclass(frozen=True)
-class IngestResult:
+class IngestResult(NamedTuple):
     """What one delivery did: events stored for the first time and redelivered duplicates."""
 
     stored: int = 0
@@ -422,25 +421,40 @@ class Storage(ABC):
         self, conn: Any, deliveries: list[Delivery], brand: Brand, influencer_followers: int,
         now: float,
     ) -> list[IngestResult | BaseException]:
-        """Store a batch of deliveries in one transaction; one result (or error) per delivery.
+        """Store a batch of deliveries received at epoch ``now`` in one transaction; one result
+        (or error) per delivery. See :meth:`ingest_batches`."""
+        return self.ingest_batches(conn, [(deliveries, now)], brand, influencer_followers)[0]
 
-        Duplicates (same tweet id or DM id) are counted, not stored again. If the batch fails as
-        a whole, each delivery is retried in its own transaction so that one poisoned delivery
-        cannot fail the acknowledgement of the others.
+    def ingest_batches(
+        self, conn: Any, batches: Sequence[tuple[list[Delivery], float]], brand: Brand,
+        influencer_followers: int,
+    ) -> list[list[IngestResult | BaseException]]:
+        """Store several batches, each ``(deliveries, received at epoch s)``, in one transaction.
+
+        Returns, per batch, one result (or error) per delivery. Duplicates (same tweet id or DM
+        id) are counted, not stored again. If the transaction fails as a whole, each delivery is
+        retried in its own transaction so that one poisoned delivery cannot fail the
+        acknowledgement of the others.
         """
+        items = [(delivery, now) for deliveries, now in batches for delivery in deliveries]
+        flat: list[IngestResult | BaseException]
         try:
             with self._transaction(conn):
-                return [self._ingest_one(conn, d, brand, influencer_followers, now) for d in deliveries]
+                flat = [self._ingest_one(conn, d, brand, influencer_followers, now) for d, now in items]
         except Exception:
-            if len(deliveries) == 1:
+            if len(items) == 1:
                 raise
-        results: list[IngestResult | BaseException] = []
-        for delivery in deliveries:
-            try:
-                with self._transaction(conn):
-                    results.append(self._ingest_one(conn, delivery, brand, influencer_followers, now))
-            except Exception as exc:  # noqa: BLE001 - reported to that delivery's request
-                results.append(exc)
+            flat = []
+            for delivery, now in items:
+                try:
+                    with self._transaction(conn):
+                        flat.append(self._ingest_one(conn, delivery, brand, influencer_followers, now))
+                except Exception as exc:  # noqa: BLE001 - reported to that delivery's request
+                    flat.append(exc)
+        results, start = [], 0
+        for deliveries, _ in batches:
+            results.append(flat[start:start + len(deliveries)])
+            start += len(deliveries)
         return results
 
     def _ingest_one(

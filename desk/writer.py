@@ -1,16 +1,21 @@
 """Group commit: many concurrent webhook deliveries, one transaction, one fsync.
 
-Each request validates its delivery, then :meth:`GroupCommitWriter.submit` adds it, with a
-future, to a pending list on the event loop, and the request awaits that future. Batches are
-formed on the event loop, not per request: when the writer thread is idle, a flush is scheduled
-for the end of the current loop iteration, so every request that arrived in that iteration goes
-in one batch; while a commit is running, new deliveries pile up and become the next batch the
-moment the results come back. A dedicated writer thread commits each batch in one transaction on
-its own connection and hands the results back with a single ``call_soon_threadsafe``, which
-resolves every future and hands over the next batch. So there are two thread hand-offs per
-*batch*, never per request (on a busy core each one costs a context switch and a GIL
-hand-over, more than the desk's own work for a 1-tweet delivery), the fsync is shared by all
-requests that arrived meanwhile, and a 200 still means "committed".
+Each request checks its delivery's signature, then :meth:`GroupCommitWriter.submit` adds the
+body, with a future, to a pending list on the event loop, and the request awaits that future.
+Batches are formed on the event loop, not per request: when the committer has room, a flush is
+scheduled for the end of the current loop iteration, so every request that arrived in that
+iteration goes in one batch. A :class:`Committer` parses, validates and stores batches in order
+(:mod:`desk.ingest`) and hands each batch's results back to the event loop, which resolves its
+futures. Up to ``pipeline`` batches (default 8) are in the committer's hands at once, and it
+commits every batch that arrived while it was busy in one transaction: it never idles while
+results travel back and the loop gets round to them, and the fsync is shared by everything that
+arrived meanwhile. So there are two hand-offs per *batch*, never per request, and a 200 still
+means "committed".
+
+Two committers: :class:`desk.committer.CommitProcess` (the default) does it in a child process,
+so parsing, SQL and fsync never hold the GIL that serves HTTP, and talks to it over a socket
+pair read by the event loop itself; :class:`ThreadCommitter` does it on a thread of this process
+(one ``call_soon_threadsafe`` per batch back to the loop).
 
 The queue is bounded: when ``queue_max`` deliveries are already waiting for (or inside) a commit,
 :meth:`submit` raises :class:`Saturated` at once and the route answers 429 with ``Retry-After``
@@ -28,10 +33,13 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
+from desk.ingest import Results, Transaction, store_timed
 from desk.metrics import Metrics
-from desk.schema import Delivery
+from desk.schema import InvalidInput
 from desk.storage_base import Brand, IngestResult, Storage
 
 log = logging.getLogger("desk")
@@ -45,10 +53,98 @@ class Stopped(RuntimeError):
     """The writer is shutting down and takes no new deliveries."""
 
 
-#: A queued delivery, the future its request awaits and when it was submitted (loop time, s).
-_Pending = tuple[Delivery, "asyncio.Future[IngestResult]", float]
-#: What the writer thread takes: a batch to commit, or ``None`` to stop.
+#: A queued delivery body, the future its request awaits and when it was submitted (loop time, s).
+_Pending = tuple[bytes, "asyncio.Future[IngestResult]", float]
 _Batch = list[_Pending]
+#: Called on the event loop with the results of the oldest batch in flight, and the transaction
+#: it completed (``None`` when the same transaction goes on with the next batch, or it failed).
+Done = Callable[[Results, Transaction | None], None]
+
+
+class Committer(Protocol):
+    """Commits batches in order, each in one transaction, and reports back on the loop."""
+
+    async def start(self, loop: asyncio.AbstractEventLoop, done: Done) -> None:
+        """Get ready to commit; ``done(results, transaction)`` is later called on ``loop`` for
+        each batch."""
+
+    def commit(self, bodies: list[bytes], now: float) -> None:
+        """Start parsing and committing delivery ``bodies`` (received at epoch ``now``, signatures
+        already checked) with :func:`desk.ingest.store_bodies`; never blocks.
+
+        Called on the event loop, possibly while earlier batches are still in flight. Every call
+        is answered, in order, by exactly one ``done`` call with one result per delivery, errors
+        included.
+        """
+
+    async def close(self) -> None:
+        """Release the committer once the last batch has been answered."""
+
+
+class ThreadCommitter:
+    """Commits batches on a thread of this process, on that thread's own connection."""
+
+    def __init__(self, storage: Storage, brand: Brand, influencer_followers: int,
+                 write_delay: float = 0.0) -> None:
+        self._storage = storage
+        self._brand = brand
+        self._influencer_followers = influencer_followers
+        self._write_delay = write_delay
+        #: Batches for the thread, oldest first, or ``None`` to stop.
+        self._queue: queue.SimpleQueue[tuple[list[bytes], float] | None] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._done: Done | None = None
+        self._finished: asyncio.Future[None] | None = None
+
+    async def start(self, loop: asyncio.AbstractEventLoop, done: Done) -> None:
+        """Start the thread."""
+        self._loop, self._done = loop, done
+        self._finished = loop.create_future()
+        threading.Thread(target=self._run, name="desk-group-commit", daemon=True).start()
+
+    def commit(self, bodies: list[bytes], now: float) -> None:
+        """Hand a batch to the thread."""
+        self._queue.put((bodies, now))
+
+    async def close(self) -> None:
+        """Stop the thread and wait for it."""
+        if self._finished is None:
+            return
+        self._queue.put(None)
+        await self._finished
+
+    def _run(self) -> None:
+        assert self._done is not None
+        stop = False
+        try:
+            while not stop and (item := self._queue.get()) is not None:
+                batches = [item]
+                while True:  # every batch handed over meanwhile goes in the same transaction
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        stop = True
+                        break
+                    batches.append(more)
+                if self._write_delay:
+                    time.sleep(self._write_delay)
+                for results, transaction in store_timed(
+                    self._storage, batches, self._brand, self._influencer_followers
+                ):
+                    self._post(self._done, results, transaction)
+        finally:
+            self._post(self._end)
+
+    def _end(self) -> None:
+        if self._finished is not None and not self._finished.done():
+            self._finished.set_result(None)
+
+    def _post(self, fn: Callable[..., None], *args: object) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody is waiting
+            self._loop.call_soon_threadsafe(fn, *args)
 
 
 class GroupCommitWriter:
@@ -56,39 +152,33 @@ class GroupCommitWriter:
 
     def __init__(
         self,
-        storage: Storage,
-        brand: Brand,
-        influencer_followers: int,
+        committer: Committer,
         metrics: Metrics,
         queue_max: int = 2000,
         batch_max: int = 512,
-        write_delay: float = 0.0,
         clock: Callable[[], float] = time.time,
         ack_timeout: float = 8.0,
+        pipeline: int = 8,
     ) -> None:
-        self._storage = storage
-        self._brand = brand
-        self._influencer_followers = influencer_followers
+        self._committer = committer
+        self._pipeline = pipeline
         self._metrics = metrics
-        #: Batches handed to the writer thread (at most one at a time, plus the stop mark).
-        self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._queue_max = queue_max
         self._batch_max = batch_max
-        self._write_delay = write_delay
         self._clock = clock
         self._ack_timeout = ack_timeout
         # The rest is only touched on the event loop thread.
         #: Deliveries waiting for the next batch, oldest first.
         self._pending: _Batch = []
-        #: The batch inside the writer thread (``None`` when it is idle).
-        self._committing: _Batch | None = None
+        #: Batches handed to the committer, oldest first.
+        self._committing: deque[_Batch] = deque()
         self._flush_scheduled = False
         #: Deliveries submitted and not yet resolved.
         self._outstanding = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._watchdog: asyncio.TimerHandle | None = None
-        self._stopped: asyncio.Future[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        self._started = False
         self._stopping = False
 
     @property
@@ -96,31 +186,31 @@ class GroupCommitWriter:
         """Deliveries waiting for a commit or inside the one running (not yet acknowledged)."""
         return self._outstanding
 
-    def start(self) -> None:
-        """Start the writer thread; results come back to the running event loop."""
+    async def start(self) -> None:
+        """Start the committer; results come back to the running event loop."""
         self._loop = asyncio.get_running_loop()
-        self._stopped = self._loop.create_future()
-        self._thread = threading.Thread(target=self._run, name="desk-group-commit", daemon=True)
-        self._thread.start()
+        await self._committer.start(self._loop, self._committed)
+        self._started = True
         self._watch()
 
-    def submit(self, delivery: Delivery) -> asyncio.Future[IngestResult]:
-        """Queue a delivery; the returned future resolves once it is committed.
+    def submit(self, body: bytes) -> asyncio.Future[IngestResult]:
+        """Queue a delivery's body (signature checked); the future resolves once it is committed.
 
         Raises :class:`Saturated` when the queue is full and :class:`Stopped` during shutdown.
-        The future fails with :class:`TimeoutError` if the commit takes longer than
-        ``ack_timeout`` (the delivery may still be committed later). Must be called on the
+        The future fails with :class:`desk.schema.InvalidInput` if the body does not parse or
+        validate (nothing stored), and with :class:`TimeoutError` if the commit takes longer
+        than ``ack_timeout`` (the delivery may still be committed later). Must be called on the
         event loop thread.
         """
         loop = self._loop
-        if self._stopping or loop is None or self._stopped is None or self._stopped.done():
+        if self._stopping or not self._started or loop is None:
             raise Stopped("the desk is shutting down")
         if self._outstanding >= self._queue_max:
             raise Saturated("write queue full")
         future: asyncio.Future[IngestResult] = loop.create_future()
         self._outstanding += 1
-        self._pending.append((delivery, future, loop.time()))
-        if self._committing is None and not self._flush_scheduled:
+        self._pending.append((body, future, loop.time()))
+        if len(self._committing) < self._pipeline and not self._flush_scheduled:
             # Flush after the other requests that are ready in this loop iteration have
             # submitted theirs, so that they share the batch.
             self._flush_scheduled = True
@@ -128,49 +218,45 @@ class GroupCommitWriter:
         return future
 
     async def stop(self) -> None:
-        """Stop taking deliveries, commit everything already queued, then end the thread."""
+        """Stop taking deliveries, commit everything already queued, then close the committer."""
         self._stopping = True
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if self._thread is None or self._stopped is None:
+        if not self._started or self._loop is None:
             return
-        self._stop_when_idle()
-        await self._stopped
+        self._flush()
+        if self._committing:
+            self._drained = self._loop.create_future()
+            await self._drained
+        self._started = False
+        await self._committer.close()
 
     # -- on the event loop ---------------------------------------------------------------------
 
     def _flush(self) -> None:
-        """Hand the pending deliveries (up to ``batch_max``) to the writer thread if it is idle."""
+        """Hand the pending deliveries (``batch_max`` per batch) to the committer while fewer than
+        ``pipeline`` batches are in its hands."""
         self._flush_scheduled = False
-        if self._committing is not None or not self._pending:
-            return
-        batch = self._pending[: self._batch_max]
-        del self._pending[: self._batch_max]
-        self._committing = batch
-        self._queue.put(batch)
+        while self._pending and len(self._committing) < self._pipeline:
+            batch = self._pending[: self._batch_max]
+            del self._pending[: self._batch_max]
+            self._committing.append(batch)
+            self._committer.commit([body for body, _, _ in batch], self._clock())
 
-    def _stop_when_idle(self) -> None:
-        # Everything pending is committed first: the stop mark goes in once nothing is left.
-        if self._committing is not None or self._pending:
-            self._flush()
-        else:
-            self._queue.put(None)
-
-    def _resolve(
-        self, batch: _Batch, results: list[IngestResult | BaseException], seconds: float
-    ) -> None:
-        self._committing = None
-        if self._pending:
-            self._flush()  # the next commit starts now, before this batch's requests resume
-        elif self._stopping:
-            self._stop_when_idle()
+    def _committed(self, results: Results, transaction: Transaction | None) -> None:
+        batch = self._committing.popleft()
+        self._flush()  # the next commit starts now, before this batch's requests resume
+        if not self._committing and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
         metrics = self._metrics
-        metrics.observe_commit(len(batch), seconds)
+        if transaction is not None:
+            metrics.observe_commit(*transaction)
         self._outstanding -= len(batch)
         stored = duplicates = ok = 0
         for (_, future, _), result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
-                metrics.inc("chirpdesk_commit_errors_total")
+                if not isinstance(result, InvalidInput):  # a bad body is the sender's problem
+                    metrics.inc("chirpdesk_commit_errors_total")
                 if not future.done():
                     future.set_exception(result)
                 continue
@@ -186,7 +272,7 @@ class GroupCommitWriter:
         """Fail the requests that have waited longer than ``ack_timeout``; re-arms itself."""
         assert self._loop is not None
         deadline = self._loop.time() - self._ack_timeout
-        for group in (self._committing or [], self._pending):
+        for group in (*self._committing, self._pending):
             for _, future, submitted in group:
                 if submitted > deadline:
                     break  # each group is oldest first
@@ -194,38 +280,3 @@ class GroupCommitWriter:
                     future.set_exception(TimeoutError())
         # Checked often enough that a request gives up at most 0.25 s (or an eighth) late.
         self._watchdog = self._loop.call_later(min(0.25, self._ack_timeout / 8), self._watch)
-
-    def _finish(self) -> None:
-        if self._stopped is not None and not self._stopped.done():
-            self._stopped.set_result(None)
-
-    # -- the writer thread ---------------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            while (batch := self._queue.get()) is not None:
-                self._commit(batch)
-        finally:
-            self._post(self._finish)
-
-    def _commit(self, batch: _Batch) -> None:
-        if self._write_delay:
-            time.sleep(self._write_delay)
-        started = time.perf_counter()
-        results: list[IngestResult | BaseException]
-        try:
-            results = self._storage.write_sync(
-                self._storage.ingest,
-                [delivery for delivery, _, _ in batch],
-                self._brand,
-                self._influencer_followers,
-                self._clock(),
-            )
-        except BaseException as exc:  # noqa: BLE001 - every waiting request must hear about it,
-            results = [exc] * len(batch)  # and the thread must live on for the next batch
-        self._post(self._resolve, batch, results, time.perf_counter() - started)
-
-    def _post(self, fn: Callable[..., None], *args: object) -> None:
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):  # the loop is already closed: nobody is waiting
-            self._loop.call_soon_threadsafe(fn, *args)

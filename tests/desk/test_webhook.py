@@ -5,12 +5,35 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
+from desk.config import WRITERS
 from desk.signature import sign
-from deskkit import BRAND_ID, BRAND_NAME, SECRET, Desk, delivery, dm, next_id, signed, tweet
+from deskkit import (
+    BRAND_ID,
+    BRAND_NAME,
+    SECRET,
+    Desk,
+    DeskServer,
+    delivery,
+    dm,
+    next_id,
+    signed,
+    tweet,
+)
+
+
+@pytest.fixture(scope="module", params=WRITERS)
+def client(backend: str, request: pytest.FixtureRequest, start_server: Callable[..., DeskServer]) -> Iterator[Desk]:
+    """A server per backend and per writer: parsing and commits in the commit process (the
+    default) or on a thread of the HTTP process; both must behave the same."""
+    env = {"CHIRPDESK_MAX_BODY_BYTES": "65536", "CHIRPDESK_WRITER": request.param}
+    client = Desk(start_server(backend, env))
+    yield client
+    client.close()
 
 
 def test_crc_challenge_answers_hmac_of_token(client: Desk) -> None:
