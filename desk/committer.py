@@ -15,13 +15,14 @@ durability are exactly those of the in-process writer; a 200 still means "commit
 Lifetime: the child ignores SIGINT and SIGTERM (the desk's graceful shutdown drains the queue
 through it, then closes the socket) and exits when the socket reaches end-of-file: when the desk
 closes it, and also when the desk is killed outright (``kill -9``), after finishing the batch in
-hand. If the child dies, the batch it held fails (the requests get 503 and X redelivers,
-idempotently) and the next batch starts a new child.
+hand. If the child dies, the batches it held fail (their requests get 503 and X redelivers,
+idempotently) and the next batch starts a new child (at most one start per second).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -32,10 +33,19 @@ import subprocess
 import sys
 import time
 from collections import deque
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from desk.config import DeskConfig, config_from_env, config_to_env
-from desk.ingest import Results, Transaction, decode_results, encode_results, store_timed
+from desk.config import ENV_VARS, DeskConfig, config_from_env, config_to_env
+from desk.ingest import (
+    Results,
+    Transaction,
+    decode_results,
+    encode_results,
+    merge_batches,
+    store_timed,
+)
 from desk.storage_base import Brand
 
 if TYPE_CHECKING:
@@ -124,14 +134,15 @@ class CommitProcess:
         self._done: Done | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._channel: _Channel | None = None
-        #: Sizes of the batches sent and not answered, oldest first: if the child dies, each
-        #: of their deliveries gets an error.
+        #: Sizes of the batches handed over and not answered, oldest first (sent, or waiting in
+        #: the outbox): if the child dies, each of their deliveries gets an error.
         self._in_flight: deque[int] = deque()
-        #: Frames waiting for a child being started.
+        #: Frames waiting for a child being started, oldest first.
         self._outbox: list[bytes] = []
-        self._spawning: asyncio.Task[_Channel] | None = None
+        self._spawning: asyncio.Task[None] | None = None
         self._spawned_at = -math.inf
         self._reaping: set[asyncio.Future[Any]] = set()
+        self._closed = False
 
     @property
     def pid(self) -> int | None:
@@ -141,8 +152,8 @@ class CommitProcess:
     async def start(self, loop: asyncio.AbstractEventLoop, done: Done) -> None:
         """Start the child and wait until its database connection is open."""
         self._loop, self._done = loop, done
-        channel = await self._spawn()
         try:
+            channel = await self._spawn()
             await asyncio.wait_for(asyncio.shield(channel.ready), self._ready_timeout)
         except Exception as exc:
             await self.close()
@@ -150,69 +161,96 @@ class CommitProcess:
 
     def commit(self, bodies: list[bytes], now: float) -> None:
         """Send a batch of delivery bodies to the child (starting one if the last one died)."""
-        assert self._loop is not None
+        loop = self._loop
+        assert loop is not None
+        if self._closed:
+            refused: Results = [CommitProcessLost("the desk is shutting down")] * len(bodies)
+            loop.call_soon(self._answer, refused)
+            return
         self._in_flight.append(len(bodies))
         frame = _frame(encode_batch(bodies, now))
-        if self._channel is not None:
+        if self._channel is not None and self._spawning is None:
             self._channel.write(frame)
             return
+        # Behind the frames already waiting, so the child answers in the order we expect.
         self._outbox.append(frame)
         if self._spawning is None:
-            self._spawning = self._loop.create_task(self._spawn())
-            self._spawning.add_done_callback(self._send_after_spawn)
+            self._spawning = loop.create_task(self._respawn())
 
     async def close(self) -> None:
-        """End-of-file for the child, then wait for it to exit (killed after a while)."""
+        """End-of-file for the child, then wait for it to exit (killed after a while); whatever
+        is still unanswered fails."""
+        self._closed = True
+        if self._spawning is not None:
+            self._spawning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._spawning
+        self._outbox.clear()
         channel, proc = self._channel, self._proc
         if channel is not None:
-            channel.write_eof()
+            channel.write_eof()  # after the frames already buffered
         if proc is not None and self._loop is not None:
             await self._reap(proc)
         if channel is not None:
             channel.close()
         self._channel = None
+        self._fail(CommitProcessLost("the commit process was closed"))
         if self._reaping:
             await asyncio.gather(*self._reaping, return_exceptions=True)
 
     # -- inside -------------------------------------------------------------------------------
 
     async def _spawn(self) -> _Channel:
-        assert self._loop is not None
+        """Start a child and connect to it; it becomes the current channel."""
+        loop = self._loop
+        assert loop is not None
         # A child that dies at once (a broken database, say) is not restarted in a tight loop.
         await asyncio.sleep(max(0.0, self._spawned_at + RESPAWN_SECONDS - time.monotonic()))
         self._spawned_at = time.monotonic()
         parent, child = socket.socketpair()
-        env = {**os.environ, **config_to_env(self._config), "CHIRPDESK_COMMIT_FD": str(child.fileno())}
         try:
-            self._proc = subprocess.Popen(
+            env = _child_environment(self._config, child.fileno())
+            proc = self._proc = subprocess.Popen(
                 [sys.executable, "-m", "desk.committer"], env=env, stdin=subprocess.DEVNULL,
                 pass_fds=(child.fileno(),),
             )
-        except BaseException:
-            parent.close()
-            raise
-        finally:
             child.close()
-        proc = self._proc
-        channel = _Channel(self, proc, self._loop)
-        await self._loop.connect_accepted_socket(lambda: channel, sock=parent)
+            channel = _Channel(self, proc, loop)
+            await loop.connect_accepted_socket(lambda: channel, sock=parent)
+        except BaseException:
+            child.close()
+            parent.close()  # end-of-file for a child already started: it exits
+            raise
         self._channel = channel
+        if channel.lost:  # it died before we were connected
+            self._lost(channel, proc)
         return channel
 
-    def _send_after_spawn(self, task: asyncio.Task[_Channel]) -> None:
-        self._spawning = None
-        frames, self._outbox = self._outbox, []
-        if task.cancelled() or task.exception() is not None:
-            log.error("could not start a commit process: %r", None if task.cancelled() else task.exception())
-            self._fail(CommitProcessLost("could not start a commit process"))
-        elif self._channel is not None:
-            for frame in frames:
-                self._channel.write(frame)
-        else:  # it died before we could write to it
-            self._fail(CommitProcessLost("the commit process exited at start-up"))
+    async def _respawn(self) -> None:
+        """Start a child for the frames in the outbox, then send them, oldest first."""
+        try:
+            while self._outbox and not self._closed:
+                try:
+                    channel = await self._spawn()
+                except Exception as exc:  # noqa: BLE001 - reported to every waiting request
+                    log.error("could not start a commit process: %r", exc)
+                    self._outbox.clear()
+                    self._fail(CommitProcessLost(f"could not start a commit process: {exc}"))
+                    continue  # new batches may have come in meanwhile: they get the next try
+                if self._channel is channel:
+                    frames, self._outbox = self._outbox, []
+                    for frame in frames:
+                        channel.write(frame)
+        finally:
+            self._spawning = None
 
     def _answered(self, results: Results, transaction: Transaction | None) -> None:
+        if not self._in_flight:
+            raise ValueError("an answer for no batch")
         self._in_flight.popleft()
+        self._answer(results, transaction)
+
+    def _answer(self, results: Results, transaction: Transaction | None = None) -> None:
         assert self._done is not None
         self._done(results, transaction)
 
@@ -223,17 +261,18 @@ class CommitProcess:
         self._channel = None
         self._reaping.add(fut := asyncio.ensure_future(self._reap(proc)))
         fut.add_done_callback(self._reaping.discard)
+        self._outbox.clear()  # their batches are failed just below
         if self._in_flight:
             log.error("the commit process (pid %d) exited with %d deliveries in hand", proc.pid,
                       sum(self._in_flight))
             self._fail(CommitProcessLost(f"the commit process (pid {proc.pid}) exited before answering"))
 
     def _fail(self, error: BaseException) -> None:
-        """Answer every batch in flight with ``error``, oldest first."""
-        while self._in_flight:
-            count = self._in_flight.popleft()
-            if self._done is not None:
-                self._done([error] * count, None)
+        """Answer every batch handed over so far with ``error``, oldest first. Batches handed
+        over by the answers themselves (the writer's next flush) are not touched."""
+        failed, self._in_flight = self._in_flight, deque()
+        for count in failed:
+            self._answer([error] * count)
 
     async def _reap(self, proc: subprocess.Popen[bytes]) -> None:
         assert self._loop is not None
@@ -243,6 +282,17 @@ class CommitProcess:
             log.error("the commit process (pid %d) did not exit; killing it", proc.pid)
             proc.kill()
             await self._loop.run_in_executor(None, proc.wait)
+
+
+def _child_environment(config: DeskConfig, fd: int) -> dict[str, str]:
+    """The child's environment: exactly ``config`` (no stale ``CHIRPDESK_*`` from ours), minus
+    the secrets it has no use for, and this ``desk`` package importable wherever it lives."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS.values()}
+    env.update(config_to_env(replace(config, secret="", agents={}, admin_token=None)))
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env["CHIRPDESK_COMMIT_FD"] = str(fd)
+    return env
 
 
 class _Channel(asyncio.Protocol):
@@ -256,6 +306,8 @@ class _Channel(asyncio.Protocol):
         self._buffer = bytearray()
         #: Resolved by the child's first frame (its database connection is open).
         self.ready: asyncio.Future[None] = loop.create_future()
+        #: The socket has closed.
+        self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -273,9 +325,18 @@ class _Channel(asyncio.Protocol):
             if not self.ready.done():
                 self.ready.set_result(None)  # the first frame says "connected"
                 continue
-            self._owner._answered(*decode_results(payload))
+            try:
+                self._owner._answered(*decode_results(payload))
+            except Exception:
+                # Nothing after this frame can be trusted to match its batch: drop the child,
+                # which fails what it still holds (503s; X redelivers) and starts a new one.
+                log.exception("a malformed answer from the commit process (pid %d)", self._proc.pid)
+                if self._transport is not None:
+                    self._transport.abort()
+                return
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
         if not self.ready.done():
             self.ready.set_exception(CommitProcessLost(f"exited with code {self._proc.poll()}"))
             self.ready.exception()  # retrieved: start() reports it, or nobody was waiting
@@ -334,10 +395,11 @@ def serve_batches(sock: socket.socket, config: DeskConfig) -> None:
         sock.sendall(_frame(_READY))
         while (frames := reader.read()) is not None:
             batches = [decode_batch(frame) for frame in frames]
-            if config.write_delay:
-                time.sleep(config.write_delay)  # capacity drills: a slow disk, on purpose
-            answers = store_timed(storage, batches, brand, followers)
-            sock.sendall(b"".join(_frame(encode_results(*answer)) for answer in answers))
+            for group in merge_batches(batches, config.batch_max):
+                if config.write_delay:
+                    time.sleep(config.write_delay)  # capacity drills: a slow disk, on purpose
+                answers = store_timed(storage, group, brand, followers)
+                sock.sendall(b"".join(_frame(encode_results(*answer)) for answer in answers))
     finally:
         storage.close()
 

@@ -10,8 +10,8 @@ processes as plain JSON (no pickled exceptions).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 import orjson
 
@@ -25,6 +25,7 @@ Result = IngestResult | BaseException
 Results = list[Result]
 #: A committed transaction: how many deliveries it held and how long it took (s).
 Transaction = tuple[int, float]
+_B = TypeVar("_B", bound=tuple[Sequence[Any], float])
 
 
 class CommitError(RuntimeError):
@@ -110,6 +111,21 @@ def decode_results(data: bytes) -> tuple[Results, Transaction | None]:
         else:
             results.append(IngestResult(kind, item[1]))
     return results, (transaction[0], transaction[1]) if transaction else None
+
+
+def merge_batches(batches: Sequence[_B], most: int) -> Iterator[list[_B]]:
+    """Group consecutive ``(bodies, now)`` batches into transactions of at most ``most``
+    deliveries (a larger batch goes alone), in order."""
+    group: list[_B] = []
+    size = 0
+    for batch in batches:
+        if group and size + len(batch[0]) > most:
+            yield group
+            group, size = [], 0
+        group.append(batch)
+        size += len(batch[0])
+    if group:
+        yield group
 
 
 def store_timed(

@@ -37,7 +37,8 @@ class DeskState:
         if config.writer == "process":
             committer = CommitProcess(config)
         else:
-            committer = ThreadCommitter(self.storage, self.brand, config.influencer_followers, config.write_delay)
+            committer = ThreadCommitter(self.storage, self.brand, config.influencer_followers,
+                                        config.write_delay, config.batch_max)
         self.writer = GroupCommitWriter(
             committer, self.metrics, queue_max=config.queue_max, batch_max=config.batch_max,
             ack_timeout=config.ack_timeout,

@@ -4,9 +4,9 @@ All SQL is written once here with ``?`` placeholders and portable syntax (``ON C
 ``RETURNING``, ``CASE``); a backend supplies connections, transactions, placeholder style, column
 types and its row-locking clause. Database calls are blocking, so they run on threads:
 
-* one **writer thread** (owned by :mod:`desk.writer`, calling :meth:`Storage.write_sync`) with its
-  own connection runs group commits of webhook deliveries, so a batch is one transaction (one
-  fsync) however many requests it acknowledges;
+* one **group-commit writer** (:mod:`desk.writer`: the commit process of :mod:`desk.committer`
+  or a thread, calling :meth:`Storage.write_sync`) with its own connection stores webhook
+  deliveries, so a batch is one transaction (one fsync) however many requests it acknowledges;
 * a small **pool** of threads, each with its own connection, runs agent, stats and admin calls
   concurrently. Claim exclusivity does not depend on the threads: it is an atomic
   ``UPDATE ... WHERE status = 'waiting' ... RETURNING`` (plus ``FOR UPDATE SKIP LOCKED`` on
@@ -386,8 +386,9 @@ class Storage(ABC):
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` here, on the calling thread's own connection.
 
-        Only the group-commit writer thread (:mod:`desk.writer`) calls this, so all webhook
-        writes share one connection and one transaction per batch.
+        Only the group-commit writer (the commit process, or the writer thread of
+        :mod:`desk.writer`) calls this, so all webhook writes of a desk process share one
+        connection and one transaction per batch.
         """
         return fn(self._conn(), *args)
 

@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from desk.ingest import Results, Transaction, store_timed
+from desk.ingest import CommitError, Results, Transaction, merge_batches, store_timed
 from desk.metrics import Metrics
 from desk.schema import InvalidInput
 from desk.storage_base import Brand, IngestResult, Storage
@@ -85,8 +85,9 @@ class ThreadCommitter:
     """Commits batches on a thread of this process, on that thread's own connection."""
 
     def __init__(self, storage: Storage, brand: Brand, influencer_followers: int,
-                 write_delay: float = 0.0) -> None:
+                 write_delay: float = 0.0, batch_max: int = 512) -> None:
         self._storage = storage
+        self._batch_max = batch_max
         self._brand = brand
         self._influencer_followers = influencer_followers
         self._write_delay = write_delay
@@ -119,7 +120,7 @@ class ThreadCommitter:
         try:
             while not stop and (item := self._queue.get()) is not None:
                 batches = [item]
-                while True:  # every batch handed over meanwhile goes in the same transaction
+                while True:  # the batches handed over meanwhile share a transaction (batch_max)
                     try:
                         more = self._queue.get_nowait()
                     except queue.Empty:
@@ -128,12 +129,13 @@ class ThreadCommitter:
                         stop = True
                         break
                     batches.append(more)
-                if self._write_delay:
-                    time.sleep(self._write_delay)
-                for results, transaction in store_timed(
-                    self._storage, batches, self._brand, self._influencer_followers
-                ):
-                    self._post(self._done, results, transaction)
+                for group in merge_batches(batches, self._batch_max):
+                    if self._write_delay:
+                        time.sleep(self._write_delay)
+                    for results, transaction in store_timed(
+                        self._storage, group, self._brand, self._influencer_followers
+                    ):
+                        self._post(self._done, results, transaction)
         finally:
             self._post(self._end)
 
@@ -183,7 +185,7 @@ class GroupCommitWriter:
 
     @property
     def depth(self) -> int:
-        """Deliveries waiting for a commit or inside the one running (not yet acknowledged)."""
+        """Deliveries waiting for a commit or in the committer's hands (not yet acknowledged)."""
         return self._outstanding
 
     async def start(self) -> None:
@@ -245,6 +247,9 @@ class GroupCommitWriter:
 
     def _committed(self, results: Results, transaction: Transaction | None) -> None:
         batch = self._committing.popleft()
+        if len(results) != len(batch):  # a committer bug: fail the batch, do not guess
+            log.error("the committer answered %d results for a batch of %d", len(results), len(batch))
+            results = [CommitError("the commit answer did not match the batch")] * len(batch)
         self._flush()  # the next commit starts now, before this batch's requests resume
         if not self._committing and self._drained is not None and not self._drained.done():
             self._drained.set_result(None)

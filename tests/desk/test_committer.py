@@ -23,9 +23,11 @@ from desk.ingest import (
     encode_results,
     store_bodies,
 )
+from desk.metrics import Metrics
 from desk.schema import InvalidInput
 from desk.storage import open_storage
 from desk.storage_base import Brand, IngestResult
+from desk.writer import GroupCommitWriter
 from deskkit import BRAND_ID, DeskServer, delivery, signed, tweet
 
 
@@ -214,3 +216,76 @@ def test_writer_setting_is_checked() -> None:
     assert config_from_env({"CHIRPDESK_WRITER": "thread"}).writer == "thread"
     with pytest.raises(ChirpdeskError, match="CHIRPDESK_WRITER.*process, thread"):
         config_from_env({"CHIRPDESK_WRITER": "fork"})
+
+
+@pytest.mark.parametrize("pipeline", [1, 8])
+def test_after_a_child_dies_every_later_batch_gets_its_own_answer(tmp_path: Path, pipeline: int) -> None:
+    # Each commit sleeps 1 s first: the kill lands while the child holds one batch. With a
+    # pipeline the next batch waits in the child's socket and fails too; without one it waits in
+    # the writer and goes, like everything after it, to a new child, answered in order.
+    config = _config(tmp_path, write_delay=1.0)
+    held, queued = tweet("held by the child", user_id="8901"), tweet("queued behind it", user_id="8902")
+    after = tweet("sent after the death", user_id="8903")
+
+    async def run() -> list[object]:
+        committer = CommitProcess(config)
+        writer = GroupCommitWriter(committer, Metrics(), pipeline=pipeline)
+        await writer.start()
+        first = writer.submit(delivery([held]))
+        await asyncio.sleep(0.3)
+        second = writer.submit(delivery([queued]))
+        await asyncio.sleep(0.05)
+        assert committer.pid is not None
+        os.kill(committer.pid, signal.SIGKILL)
+        outcomes: list[object] = []
+        for future in (first, second):
+            try:
+                outcomes.append(await future)
+            except CommitProcessLost as exc:
+                outcomes.append(exc)
+        bad, good = writer.submit(b"not JSON at all"), writer.submit(delivery([after]))
+        try:
+            outcomes.append(await bad)
+        except InvalidInput as exc:
+            outcomes.append(exc)
+        outcomes.append(await good)
+        assert writer.depth == 0
+        await writer.stop()
+        return outcomes
+
+    lost, second, bad, good = asyncio.run(asyncio.wait_for(run(), 60))
+    assert isinstance(lost, CommitProcessLost)
+    assert isinstance(bad, InvalidInput) and bad.field == "body"
+    assert good == IngestResult(1, 0)
+    if pipeline == 1:
+        assert second == IngestResult(1, 0)
+        assert _stored_ids(config) == sorted([queued["id_str"], after["id_str"]])
+    else:
+        assert isinstance(second, CommitProcessLost)
+        assert _stored_ids(config) == [after["id_str"]]
+
+
+def test_an_answer_that_does_not_match_its_batch_fails_the_batch() -> None:
+    class ShortAnswers:
+        """A committer with a bug: one result too few."""
+
+        async def start(self, loop: asyncio.AbstractEventLoop, done: Callable[..., None]) -> None:
+            self.loop, self.done = loop, done
+
+        def commit(self, bodies: list[bytes], now: float) -> None:
+            self.loop.call_soon(self.done, [IngestResult(1, 0)] * (len(bodies) - 1), None)
+
+        async def close(self) -> None:
+            pass
+
+    async def run() -> list[BaseException | None]:
+        writer = GroupCommitWriter(ShortAnswers(), Metrics(), ack_timeout=5)
+        await writer.start()
+        futures = [writer.submit(b"{}"), writer.submit(b"{}")]
+        await asyncio.wait(futures, timeout=2)
+        assert writer.depth == 0
+        await writer.stop()
+        return [f.exception() if f.done() else None for f in futures]
+
+    errors = asyncio.run(asyncio.wait_for(run(), 60))
+    assert all(isinstance(e, CommitError) for e in errors), errors
