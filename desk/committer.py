@@ -41,10 +41,9 @@ from desk.config import ENV_VARS, DeskConfig, config_from_env, config_to_env
 from desk.ingest import (
     Results,
     Transaction,
+    commit_batches,
     decode_results,
     encode_results,
-    merge_batches,
-    store_timed,
 )
 from desk.storage_base import Brand
 
@@ -76,6 +75,20 @@ def _frame(payload: bytes) -> bytes:
     return _HEADER.pack(len(payload)) + payload
 
 
+def _take_frames(buffer: bytearray) -> list[bytes]:
+    """Remove every complete frame from the front of ``buffer``; return their payloads."""
+    frames, start = [], 0
+    while len(buffer) - start >= _HEADER.size:
+        (size,) = _HEADER.unpack_from(buffer, start)
+        end = start + _HEADER.size + size
+        if len(buffer) < end:
+            break
+        frames.append(bytes(buffer[start + _HEADER.size:end]))
+        start = end
+    del buffer[:start]
+    return frames
+
+
 class _FrameReader:
     """The child's end of the socket: reads length-prefixed frames."""
 
@@ -86,7 +99,7 @@ class _FrameReader:
     def read(self) -> list[bytes] | None:
         """Wait for at least one complete frame, then return every complete frame received so far
         (batches the desk sent while the last commit ran); ``None`` at end-of-file."""
-        frames = self._take()
+        frames = _take_frames(self._buffer)
         while not frames:
             data = self._sock.recv(1 << 20)
             if not data:
@@ -94,7 +107,7 @@ class _FrameReader:
                     raise EOFError("the commit socket closed in the middle of a frame")
                 return None
             self._buffer += data
-            frames = self._take()
+            frames = _take_frames(self._buffer)
         while True:  # and whatever else is already there, without waiting
             try:
                 data = self._sock.recv(1 << 20, socket.MSG_DONTWAIT)
@@ -103,19 +116,7 @@ class _FrameReader:
             if not data:
                 break  # end-of-file: the next read() reports it
             self._buffer += data
-        frames += self._take()
-        return frames
-
-    def _take(self) -> list[bytes]:
-        frames, buffer, start = [], self._buffer, 0
-        while len(buffer) - start >= _HEADER.size:
-            (size,) = _HEADER.unpack_from(buffer, start)
-            end = start + _HEADER.size + size
-            if len(buffer) < end:
-                break
-            frames.append(bytes(buffer[start + _HEADER.size:end]))
-            start = end
-        del buffer[:start]
+        frames += _take_frames(self._buffer)
         return frames
 
 
@@ -313,15 +314,8 @@ class _Channel(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer
-        buffer += data
-        while len(buffer) >= _HEADER.size:
-            (size,) = _HEADER.unpack_from(buffer)
-            end = _HEADER.size + size
-            if len(buffer) < end:
-                break
-            payload = bytes(buffer[_HEADER.size:end])
-            del buffer[:end]
+        self._buffer += data
+        for payload in _take_frames(self._buffer):
             if not self.ready.done():
                 self.ready.set_result(None)  # the first frame says "connected"
                 continue
@@ -395,10 +389,8 @@ def serve_batches(sock: socket.socket, config: DeskConfig) -> None:
         sock.sendall(_frame(_READY))
         while (frames := reader.read()) is not None:
             batches = [decode_batch(frame) for frame in frames]
-            for group in merge_batches(batches, config.batch_max):
-                if config.write_delay:
-                    time.sleep(config.write_delay)  # capacity drills: a slow disk, on purpose
-                answers = store_timed(storage, group, brand, followers)
+            for answers in commit_batches(storage, batches, brand, followers, config.batch_max,
+                                          config.write_delay):
                 sock.sendall(b"".join(_frame(encode_results(*answer)) for answer in answers))
     finally:
         storage.close()

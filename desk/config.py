@@ -189,13 +189,10 @@ def _convert(name: str, raw: str) -> Any:
         if value not in _TRUE + _FALSE:
             raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected true or false")
         return value in _TRUE
-    if name == "writer":
-        if raw.strip() not in WRITERS:
-            raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected one of {', '.join(WRITERS)}")
-        return raw.strip()
-    if name == "priority_rule":
-        if raw.strip() not in PRIORITY_RULES:
-            raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected one of {', '.join(PRIORITY_RULES)}")
+    choices = {"writer": WRITERS, "priority_rule": PRIORITY_RULES}.get(name)
+    if choices is not None:
+        if raw.strip() not in choices:
+            raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected one of {', '.join(choices)}")
         return raw.strip()
     return raw
 

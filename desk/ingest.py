@@ -113,6 +113,20 @@ def decode_results(data: bytes) -> tuple[Results, Transaction | None]:
     return results, (transaction[0], transaction[1]) if transaction else None
 
 
+def commit_batches(
+    storage: Storage, batches: Sequence[tuple[Sequence[bytes | memoryview], float]], brand: Brand,
+    influencer_followers: int, batch_max: int, write_delay: float = 0.0,
+) -> Iterator[list[tuple[Results, Transaction | None]]]:
+    """What both committers do with the batches that arrived while they were busy: group them
+    into transactions of at most ``batch_max`` deliveries and yield, as each commits, its
+    batches' answers (:func:`store_timed`). ``write_delay`` seconds are slept before each
+    transaction (capacity drills: a slow disk, on purpose)."""
+    for group in merge_batches(batches, batch_max):
+        if write_delay:
+            time.sleep(write_delay)
+        yield store_timed(storage, group, brand, influencer_followers)
+
+
 def merge_batches(batches: Sequence[_B], most: int) -> Iterator[list[_B]]:
     """Group consecutive ``(bodies, now)`` batches into transactions of at most ``most``
     deliveries (a larger batch goes alone), in order."""

@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from desk.ingest import CommitError, Results, Transaction, merge_batches, store_timed
+from desk.ingest import CommitError, Results, Transaction, commit_batches
 from desk.metrics import Metrics
 from desk.schema import InvalidInput
 from desk.storage_base import Brand, IngestResult, Storage
@@ -129,12 +129,10 @@ class ThreadCommitter:
                         stop = True
                         break
                     batches.append(more)
-                for group in merge_batches(batches, self._batch_max):
-                    if self._write_delay:
-                        time.sleep(self._write_delay)
-                    for results, transaction in store_timed(
-                        self._storage, group, self._brand, self._influencer_followers
-                    ):
+                for answers in commit_batches(self._storage, batches, self._brand,
+                                              self._influencer_followers, self._batch_max,
+                                              self._write_delay):
+                    for results, transaction in answers:
                         self._post(self._done, results, transaction)
         finally:
             self._post(self._end)
