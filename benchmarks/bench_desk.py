@@ -1,7 +1,8 @@
 """Desk ingest benchmark: signed webhook deliveries/s and latency vs a bare "return 200" endpoint.
 
-Run: ``python -m benchmarks.bench_desk [--seconds 3] [--rounds 3] [--connections 32,128] [--no-pin]``
-(about 2 minutes with the defaults; every phase is bounded in time and request count, 127.0.0.1
+Run: ``python -m benchmarks.bench_desk [--seconds 3] [--rounds 3] [--connections 32,64,128] [--no-pin]
+[--recurring-customers N]``
+(about 3.5 minutes with the defaults; every phase is bounded in time and request count, 127.0.0.1
 only).
 
 Fairness: the bare endpoint is the *same stack* as the desk's webhook — uvicorn started through
@@ -19,6 +20,14 @@ By default the HTTP server processes are pinned to CPU 0 and the load generator 
 either CPU, as it would in a deployment: it is the desk's use of the machine's second core, which
 the bare endpoint, a single process with nothing to hand off, has no use for. Its CPU time is
 counted in the desk's CPU per request.
+
+Traffic: unique tweet ids; by default each customer writes three tweets, a thousand tweets
+apart, and is not heard from again (:func:`customer_of`), so conversations keep starting and
+none grows without end, as in support traffic. ``--recurring-customers 5000`` replays the load of
+earlier versions instead (5000 customers, each with one conversation that grows by a tweet every
+5000): every insert then lands inside a long conversation, spread over the whole
+``tweets_conversation`` index, and the desk slows down as the database grows (docs/desk.md,
+fifth pass).
 
 Phases, run as interleaved rounds so that both servers see the same machine state (other work
 on a shared machine), reporting the **median** of the rounds:
@@ -159,14 +168,35 @@ def _cpu_seconds(pid: int) -> float:
 
 # -- load generator (runs in its own process) ---------------------------------------------------
 
+#: Tweets from other customers between two tweets of one customer (default traffic shape).
+FOLLOW_UP_GAP = 1000
+
+
+def customer_of(tweet_number: int, recurring_customers: int = 0) -> int:
+    """The customer (user id) who writes tweet number ``tweet_number`` of the load.
+
+    By default every customer writes three tweets, :data:`FOLLOW_UP_GAP` tweets apart, and is
+    not heard from again (issues resolved "within three tweets and an email"): new conversations
+    keep starting and none grows without end, as in real support traffic. With
+    ``recurring_customers = N`` the tweets cycle through N customers instead, so N conversations
+    stay open and grow by one tweet every N (the load of earlier versions of this benchmark):
+    every insert then lands inside a long conversation, and the desk slows down as they grow.
+    """
+    if recurring_customers:
+        return tweet_number % recurring_customers + 1
+    block, within = divmod(tweet_number, 3 * FOLLOW_UP_GAP)
+    return block * FOLLOW_UP_GAP + within % FOLLOW_UP_GAP + 1
+
+
 class _Payloads:
     """Signed deliveries with unique tweet ids, built on the fly from a JSON template."""
 
-    def __init__(self, tweets_per_delivery: int, seed: int) -> None:
+    def __init__(self, tweets_per_delivery: int, seed: int, recurring_customers: int = 0) -> None:
         from desk.signature import sign
 
         self._sign = sign
         self._n = tweets_per_delivery
+        self._recurring = recurring_customers
         self._ids = itertools.count(seed)
         now = time.time()
         self._template = json.dumps({
@@ -191,7 +221,8 @@ class _Payloads:
         events = []
         for _ in range(self._n):
             i = next(self._ids)
-            events.append(self._template.replace("{id}", str(i)).replace("{uid}", str(i % 5000 + 1)))
+            uid = customer_of(i, self._recurring)
+            events.append(self._template.replace("{id}", str(i)).replace("{uid}", str(uid)))
         body = ('{"for_user_id":"9000","tweet_create_events":[' + ",".join(events) + "]}").encode()
         head = (
             f"POST /webhooks/twitter HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -334,7 +365,7 @@ def _loadgen(args: dict[str, Any], out: Any) -> None:
         uvloop.install()
     except ImportError:
         pass
-    payloads = _Payloads(args["tweets"], args["seed"])
+    payloads = _Payloads(args["tweets"], args["seed"], args["recurring_customers"])
     # Enough pre-built requests for ~20k deliveries/s (1 tweet) or ~6k/s (10 tweets): the load
     # generator then mostly just writes and reads sockets, and measures the server, not itself.
     per_second = args["rate"] * 1.05 if args["rate"] else (20_000 if args["tweets"] == 1 else 6_000)
@@ -349,13 +380,14 @@ def _loadgen(args: dict[str, Any], out: Any) -> None:
 
 def _measure(
     server: subprocess.Popen[bytes], port: int, tweets: int, seconds: float, connections: int,
-    rate: float = 0, seed: int = 1, cpu: int | None = None,
+    rate: float = 0, seed: int = 1, cpu: int | None = None, recurring_customers: int = 0,
 ) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     proc = ctx.Process(target=_loadgen, args=({"port": port, "tweets": tweets, "seconds": seconds,
                                                "connections": connections, "rate": rate, "seed": seed,
-                                               "cpu": cpu}, out))
+                                               "cpu": cpu, "recurring_customers": recurring_customers},
+                                              out))
     cpu_before = _cpu_seconds(server.pid)
     proc.start()
     try:
@@ -409,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
                              "the first level also runs the 10-tweet phases (default 32,64,128)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved bare/desk rounds (median kept, 1-7)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers to CPU 0 and load to CPU 1")
+    parser.add_argument("--recurring-customers", type=int, default=0, metavar="N",
+                        help="cycle the tweets through N customers whose conversations never end "
+                             "(the earlier load); default 0: each customer writes three tweets")
     args = parser.parse_args(argv)
     seconds = max(1.0, min(args.seconds, 10.0))
     rounds = max(1, min(args.rounds, 7))
@@ -418,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--connections: expected comma-separated integers such as 32,128, got {args.connections!r}")
     if not levels or not all(1 <= c <= 512 for c in levels):
         parser.error(f"--connections: each level must be 1-512, got {args.connections!r}")
+    if args.recurring_customers < 0:
+        parser.error(f"--recurring-customers: expected 0 or more, got {args.recurring_customers}")
+    recurring = args.recurring_customers
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
     server_cpu, client_cpu = (SERVER_CPU, CLIENT_CPU) if pin else (None, None)
     phases = [(kind, 1, c) for c in levels for kind in ("bare", "desk")]
@@ -434,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(rounds):  # interleaved, so both see the same machine state
                 for kind, tweets, conns in phases:
                     runs[kind, tweets, conns].append(_measure(procs[kind], ports[kind], tweets, seconds, conns,
-                                                              seed=next(seeds), cpu=client_cpu))
+                                                              seed=next(seeds), cpu=client_cpu,
+                                                              recurring_customers=recurring))
             res = {p: _median(v) for p, v in runs.items()}
             # "Capacity": the best closed-loop rate over the concurrency levels.
             capacity, bare_capacity = (max(res[kind, 1, c]["ok_req_s"] for c in levels) for kind in ("desk", "bare"))
@@ -442,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             rate = 0.8 * capacity
             for _ in range(rounds):
                 paced.append(_measure(procs["desk"], ports["desk"], 1, seconds, best_level, rate=rate,
-                                      seed=next(seeds), cpu=client_cpu))
+                                      seed=next(seeds), cpu=client_cpu, recurring_customers=recurring))
         finally:
             _stop(procs["bare"])
             _stop(procs["desk"])
@@ -454,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"chirpdesk desk ingest benchmark: {os.cpu_count()} cores, {seconds:g} s x {rounds} interleaved "
           f"rounds per phase (medians), SQLite WAL synchronous=FULL, group commit, "
-          f"{'HTTP servers on CPU 0, load on CPU 1, desk commit process on either' if pin else 'not pinned'}")
+          f"{'HTTP servers on CPU 0, load on CPU 1, desk commit process on either' if pin else 'not pinned'}; "
+          + (f"tweets cycle through {recurring} customers with never-ending conversations" if recurring
+             else f"each customer writes three tweets, {FOLLOW_UP_GAP} tweets apart"))
     print(f"{'phase':<56} {'req/s':>7} {'tweets/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
           f"{'srv us/req':>10}  rounds req/s; statuses")
     for name, r, tweets in rows:

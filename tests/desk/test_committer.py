@@ -289,3 +289,46 @@ def test_an_answer_that_does_not_match_its_batch_fails_the_batch() -> None:
 
     errors = asyncio.run(asyncio.wait_for(run(), 60))
     assert all(isinstance(e, CommitError) for e in errors), errors
+
+
+@pytest.mark.parametrize("pipeline", [2, 64])
+def test_a_full_batch_is_handed_over_at_once_and_the_pipeline_caps_the_batches_in_hand(
+    tmp_path: Path, pipeline: int
+) -> None:
+    # 40 requests submit within one loop iteration: every 16th hands its batch to the committer
+    # right away (so the child starts while the loop reads on), the rest go at the iteration's
+    # end; with room for only 2 batches the last 8 wait for the first answer instead. (Checked
+    # on asyncio's own loop: the end-of-iteration flush and this task's wake-up were both ready
+    # before the loop polls for the child's answer, so they run first.)
+    config = _config(tmp_path)
+    tweets = [tweet(f"burst {i}", user_id=f"66{i}") for i in range(40)]
+
+    class Recording(CommitProcess):
+        """The real commit process, noting the size of each batch it is handed."""
+
+        sizes: list[int] = []
+
+        def commit(self, bodies: list[bytes], now: float) -> None:
+            self.sizes.append(len(bodies))
+            super().commit(bodies, now)
+
+    async def run() -> tuple[list[int], list[int], list[int], list[IngestResult]]:
+        committer = Recording(config)
+        committer.sizes = []
+        writer = GroupCommitWriter(committer, Metrics(), pipeline=pipeline, flush_at=16)
+        await writer.start()
+        futures = [writer.submit(delivery([t])) for t in tweets]
+        handed_at_once = list(committer.sizes)
+        await asyncio.sleep(0)  # the end-of-iteration flush runs
+        after_iteration = list(committer.sizes)
+        results = list(await asyncio.gather(*futures))
+        assert writer.depth == 0
+        await writer.stop()
+        return handed_at_once, after_iteration, committer.sizes, results
+
+    at_once, after_iteration, sizes, results = asyncio.run(asyncio.wait_for(run(), 60))
+    assert at_once == [16, 16]
+    assert after_iteration == ([16, 16] if pipeline == 2 else [16, 16, 8])
+    assert sizes == [16, 16, 8]
+    assert results == [IngestResult(1, 0)] * 40
+    assert _stored_ids(config) == sorted(t["id_str"] for t in tweets)
