@@ -170,6 +170,8 @@ def _cpu_seconds(pid: int) -> float:
 
 #: Tweets from other customers between two tweets of one customer (default traffic shape).
 FOLLOW_UP_GAP = 1000
+#: User id of the first of ``--recurring-customers``.
+RECURRING_BASE = 10**6
 
 
 def customer_of(tweet_number: int, recurring_customers: int = 0) -> int:
@@ -182,8 +184,8 @@ def customer_of(tweet_number: int, recurring_customers: int = 0) -> int:
     stay open and grow by one tweet every N (the load of earlier versions of this benchmark):
     every insert then lands inside a long conversation, and the desk slows down as they grow.
     """
-    if recurring_customers:
-        return tweet_number % recurring_customers + 1
+    if recurring_customers:  # far from the brand's own id (the deliveries' for_user_id, 9000)
+        return RECURRING_BASE + tweet_number % recurring_customers
     block, within = divmod(tweet_number, 3 * FOLLOW_UP_GAP)
     return block * FOLLOW_UP_GAP + within % FOLLOW_UP_GAP + 1
 
@@ -462,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     phases += [(kind, 10, levels[0]) for kind in ("bare", "desk")]
     runs: dict[tuple[str, int, int], list[dict[str, Any]]] = {p: [] for p in phases}
     paced: list[dict[str, Any]] = []
-    seeds = itertools.count(10**12, 10**12)
+    # Tweet numbers of a phase start at a multiple of 3 * FOLLOW_UP_GAP: no customer is cut short.
+    seeds = itertools.count(3 * 10**12, 3 * 10**12)
 
     with tempfile.TemporaryDirectory() as tmp:
         ports = {"bare": _free_port(), "desk": _free_port()}

@@ -3,9 +3,10 @@
 Each request checks its delivery's signature, then :meth:`GroupCommitWriter.submit` adds the
 body, with a future, to a pending list on the event loop, and the request awaits that future.
 Batches are formed on the event loop, not per request: a flush is scheduled for the end of the
-current loop iteration, so every request that arrived in that iteration goes in one batch, and
-a batch is handed over at once when ``flush_at`` deliveries (default 16) are pending, so that the
-committer starts on it while the loop is still reading the other requests of a busy iteration.
+current loop iteration, so the requests that arrived in that iteration share a batch, except that
+a batch is handed over at once whenever ``flush_at`` deliveries (default 16) are pending, so that
+the committer starts on it while the loop is still reading the other requests of a busy
+iteration.
 A :class:`Committer` parses, validates and stores batches in order (:mod:`desk.ingest`) and
 hands each batch's results back to the event loop, which resolves its futures. Up to
 ``pipeline`` batches (default 64) are in the committer's hands at once, and it commits every
@@ -80,9 +81,10 @@ class Committer(Protocol):
         """Start parsing and committing delivery ``bodies`` (received at epoch ``now``, signatures
         already checked) with :func:`desk.ingest.store_bodies`; never blocks.
 
-        Called on the event loop, possibly while earlier batches are still in flight. Every call
-        is answered, in order, by exactly one ``done`` call with one result per delivery, errors
-        included.
+        Called on the event loop, possibly while earlier batches are still in flight, and
+        possibly from inside :meth:`GroupCommitWriter.submit`, so it must never call ``done``
+        itself (schedule it instead). Every call is answered, in order, by exactly one ``done``
+        call with one result per delivery, errors included.
         """
 
     async def close(self) -> None:
@@ -169,6 +171,8 @@ class GroupCommitWriter:
         pipeline: int = 64,
         flush_at: int = 16,
     ) -> None:
+        if pipeline < 1 or flush_at < 1:
+            raise ValueError(f"pipeline and flush_at must be >= 1, got {pipeline} and {flush_at}")
         self._committer = committer
         self._pipeline = pipeline
         self._flush_at = flush_at

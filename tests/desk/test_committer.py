@@ -27,7 +27,7 @@ from desk.metrics import Metrics
 from desk.schema import InvalidInput
 from desk.storage import open_storage
 from desk.storage_base import Brand, IngestResult
-from desk.writer import GroupCommitWriter
+from desk.writer import GroupCommitWriter, ThreadCommitter
 from deskkit import BRAND_ID, DeskServer, delivery, signed, tweet
 
 
@@ -332,3 +332,10 @@ def test_a_full_batch_is_handed_over_at_once_and_the_pipeline_caps_the_batches_i
     assert sizes == [16, 16, 8]
     assert results == [IngestResult(1, 0)] * 40
     assert _stored_ids(config) == sorted(t["id_str"] for t in tweets)
+
+
+@pytest.mark.parametrize(("pipeline", "flush_at"), [(0, 16), (64, 0)])
+def test_a_writer_that_could_never_hand_over_is_refused(pipeline: int, flush_at: int) -> None:
+    with pytest.raises(ValueError, match="pipeline and flush_at must be >= 1"):
+        GroupCommitWriter(ThreadCommitter.__new__(ThreadCommitter), Metrics(), pipeline=pipeline,
+                          flush_at=flush_at)
