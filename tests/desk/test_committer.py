@@ -27,7 +27,7 @@ from desk.metrics import Metrics
 from desk.schema import InvalidInput
 from desk.storage import open_storage
 from desk.storage_base import Brand, IngestResult
-from desk.writer import GroupCommitWriter, ThreadCommitter
+from desk.writer import GroupCommitWriter
 from deskkit import BRAND_ID, DeskServer, delivery, signed, tweet
 
 
@@ -337,5 +337,5 @@ def test_a_full_batch_is_handed_over_at_once_and_the_pipeline_caps_the_batches_i
 @pytest.mark.parametrize(("pipeline", "flush_at"), [(0, 16), (64, 0)])
 def test_a_writer_that_could_never_hand_over_is_refused(pipeline: int, flush_at: int) -> None:
     with pytest.raises(ValueError, match="pipeline and flush_at must be >= 1"):
-        GroupCommitWriter(ThreadCommitter.__new__(ThreadCommitter), Metrics(), pipeline=pipeline,
-                          flush_at=flush_at)
+        # A commit process that is never started: nothing is spawned by constructing it.
+        GroupCommitWriter(CommitProcess(DeskConfig()), Metrics(), pipeline=pipeline, flush_at=flush_at)
