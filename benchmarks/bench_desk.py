@@ -6,9 +6,9 @@ Run: ``python -m benchmarks.bench_desk [--seconds 3] [--rounds 3] [--connections
 only).
 
 Fairness: the bare endpoint is the *same stack* as the desk's webhook — uvicorn started through
-:func:`desk.server.run_app` (same settings: uvloop, httptools, one process), the same
-:class:`desk.http.FastPostApp` dispatch ahead of Starlette's router, the same body reading
-(:func:`desk.http.read_body_raw`, with the same size limit) and the same response writing — it
+:func:`chirpdesk.desk.server.run_app` (same settings: uvloop, httptools, one process), the same
+:class:`chirpdesk.desk.http.FastPostApp` dispatch ahead of Starlette's router, the same body reading
+(:func:`chirpdesk.desk.http.read_body_raw`, with the same size limit) and the same response writing — it
 just skips the signature check, parsing and the durable commit. Both get the same signed bodies
 (1- or 10-tweet sized) from the same load generator with the same number of keep-alive
 connections. The load generator is a separate process speaking raw HTTP/1.1 through bare asyncio
@@ -16,7 +16,7 @@ protocols (one write and one read callback per request), with pre-built requests
 
 By default the HTTP server processes are pinned to CPU 0 and the load generator to CPU 1
 (``os.sched_setaffinity``), so the two never fight over one core. The desk's commit process
-(:mod:`desk.committer`: parsing, SQL and fsync, as a database server would do them) may run on
+(:mod:`chirpdesk.desk.committer`: parsing, SQL and fsync, as a database server would do them) may run on
 either CPU, as it would in a deployment: it is the desk's use of the machine's second core, which
 the bare endpoint, a single process with nothing to hand off, has no use for. Its CPU time is
 counted in the desk's CPU per request.
@@ -73,9 +73,9 @@ from typing import Any
 
 from starlette.types import Receive, Scope
 
-from desk.config import DeskConfig
-from desk.http import FastPostApp, read_body_raw
-from desk.routes_webhook import WEBHOOK_PATH
+from chirpdesk.desk.config import DeskConfig
+from chirpdesk.desk.http import FastPostApp, read_body_raw
+from chirpdesk.desk.routes_webhook import WEBHOOK_PATH
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret"
@@ -117,7 +117,7 @@ def _wait_healthy(port: int, path: str, proc: subprocess.Popen[bytes], timeout: 
 
 
 def _serve_bare(port: int) -> None:
-    from desk.server import run_app
+    from chirpdesk.desk.server import run_app
 
     run_app(bare_app, host="127.0.0.1", port=port, log_level="warning")
 
@@ -133,7 +133,7 @@ def _start(kind: str, port: int, db: str, cpu: int | None) -> subprocess.Popen[b
         cmd = [sys.executable, "-c", f"from benchmarks.bench_desk import _serve_bare; _serve_bare({port})"]
     else:
         # Same single uvicorn process as the bare endpoint (desk.server.run_app).
-        cmd = [sys.executable, "-m", "desk", "serve", "--host", "127.0.0.1", "--port", str(port),
+        cmd = [sys.executable, "-m", "chirpdesk.desk", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--db", db, "--secret", SECRET, "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=(lambda: _pin(0, cpu)) if cpu is not None else None)
@@ -194,7 +194,7 @@ class _Payloads:
     """Signed deliveries with unique tweet ids, built on the fly from a JSON template."""
 
     def __init__(self, tweets_per_delivery: int, seed: int, recurring_customers: int = 0) -> None:
-        from desk.signature import sign
+        from chirpdesk.desk.signature import sign
 
         self._sign = sign
         self._n = tweets_per_delivery

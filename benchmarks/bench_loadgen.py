@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from loadtests.cli import free_port, run_locust, stop_process, wait_healthy
-from loadtests.plan import Settings, build_plan
-from loadtests.report import generator_stats, load_records
+from chirpdesk.loadtests.cli import free_port, run_locust, stop_process, wait_healthy
+from chirpdesk.loadtests.plan import Settings, build_plan
+from chirpdesk.loadtests.report import generator_stats, load_records
 
 REPO = Path(__file__).resolve().parents[1]
 #: Real seconds of arrivals per run.

@@ -2,7 +2,7 @@
 
 Run: ``python -m benchmarks memory [--set KEY=VALUE ...] [--json]``. By default it simulates
 ``scenarios/baseline.toml`` with ``scenario.horizon=365d`` and ``arrivals.base_rate=83.3``
-(2,000 tweets a day), one replication in this process through :func:`sim.run.run_scenario` —
+(2,000 tweets a day), one replication in this process through :func:`chirpdesk.sim.run.run_scenario` —
 what ``chirpdesk simulate`` does before writing files, records of replication 0 kept — and
 reports the process's peak resident set size (``VmHWM``, or ``ru_maxrss`` off Linux), which includes the interpreter
 and the imported libraries. :func:`measure` runs it in a fresh subprocess so the figure is not
@@ -45,8 +45,8 @@ def peak_rss_mb() -> float:
 
 def run(scenario_path: Path = SCENARIO, overrides: tuple[str, ...] = YEAR_2000_PER_DAY) -> dict[str, float]:
     """Simulate once in this process; returns tweets, seconds, RSS after imports and peak RSS (MB)."""
-    from sim.loader import load_scenario
-    from sim.run import run_scenario
+    from chirpdesk.sim.loader import load_scenario
+    from chirpdesk.sim.run import run_scenario
 
     sc = load_scenario(scenario_path, list(overrides))
     imported = peak_rss_mb()

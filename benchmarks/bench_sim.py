@@ -5,17 +5,17 @@ Run: ``python -m benchmarks [--quick] [--repeats N] [--json FILE]`` (from the re
 Cases, all measured in this one run:
 
 * **M/M/10** (lambda = 9/min, mu = 1/min, c = 10, 10,000 simulated minutes, about 90,000
-  customers): ``scenarios/erlang-check.toml`` through :func:`sim.model.simulate_once` (arrival
-  generation included) with the SimPy engine, through :meth:`sim.model.Desk.run` alone, and
-  through ``simulate_once``'s default (which takes the FCFS fast path, :mod:`sim.fastpath`, on
+  customers): ``scenarios/erlang-check.toml`` through :func:`chirpdesk.sim.model.simulate_once` (arrival
+  generation included) with the SimPy engine, through :meth:`chirpdesk.sim.model.Desk.run` alone, and
+  through ``simulate_once``'s default (which takes the FCFS fast path, :mod:`chirpdesk.sim.fastpath`, on
   this scenario), against the same queue in
   Ciw, in textbook SimPy and in a hand-written ``heapq`` FCFS loop
   (:mod:`benchmarks.baselines`);
 * **baseline.toml** with every feature on (multi-turn, concurrency, shifts, priority, patience,
   escalations, tier 2), 56 days: conversations/s and its cost per conversation relative to M/M/10;
-* **replications**: :func:`sim.run.run_scenario` of baseline.toml (8 x 8 weeks) with 1 and with 2
+* **replications**: :func:`chirpdesk.sim.run.run_scenario` of baseline.toml (8 x 8 weeks) with 1 and with 2
   processes (same numbers);
-* **sweeps**: :func:`sim.sweep.run_sweep` (3 x 3 grid x 5 replications of 2 weeks) with
+* **sweeps**: :func:`chirpdesk.sim.sweep.run_sweep` (3 x 3 grid x 5 replications of 2 weeks) with
   ``LocalExecutor(1)``, ``LocalExecutor(2)`` and a 2-worker Dask ``LocalCluster`` (when
   ``distributed`` is importable): the 1 -> 2 process speed-up and Dask's overhead over local
   processes, same rows from all three;
@@ -55,7 +55,7 @@ BASELINE_OVERRIDES = ['scenario.horizon="56d"']
 # -- engines: each returns (customers, seconds timed, mean wait in minutes) ----------------------
 
 def _erlang_scenario():  # type: ignore[no-untyped-def]
-    from sim.loader import load_scenario
+    from chirpdesk.sim.loader import load_scenario
 
     return load_scenario(ERLANG, ERLANG_OVERRIDES)
 
@@ -72,7 +72,7 @@ def _simulate_once(engine: str) -> Callable[[int], tuple[int, float, float]]:
     def run(seed: int) -> tuple[int, float, float]:
         import numpy as np
 
-        from sim.model import simulate_once
+        from chirpdesk.sim.model import simulate_once
 
         sc = _SCENARIOS.setdefault("erlang", _erlang_scenario())
         # Trees from before the fast path have no engine argument (and always ran SimPy): this
@@ -89,8 +89,8 @@ def _simulate_once(engine: str) -> Callable[[int], tuple[int, float, float]]:
 def _chirpdesk_model(seed: int) -> tuple[int, float, float]:
     import numpy as np
 
-    from sim.arrivals import generate_arrivals
-    from sim.model import Desk
+    from chirpdesk.sim.arrivals import generate_arrivals
+    from chirpdesk.sim.model import Desk
 
     sc = _SCENARIOS.setdefault("erlang", _erlang_scenario())
     arrival_seed, model_seed = np.random.SeedSequence(seed).spawn(2)
@@ -104,8 +104,8 @@ def _chirpdesk_model(seed: int) -> tuple[int, float, float]:
 def _chirpdesk_baseline(seed: int) -> tuple[int, float, float]:
     import numpy as np
 
-    from sim.loader import load_scenario
-    from sim.model import simulate_once
+    from chirpdesk.sim.loader import load_scenario
+    from chirpdesk.sim.model import simulate_once
 
     sc = _SCENARIOS.setdefault("baseline", load_scenario(BASELINE, BASELINE_OVERRIDES))
     t0 = time.perf_counter()
@@ -204,7 +204,7 @@ def _strip(summary: dict[str, dict[str, float]]) -> str:
 
 def _replicate_some(args: tuple[Any, list[int]]) -> float:
     """Run replications ``indices`` of a scenario one after another (the control); returns seconds."""
-    from sim.run import run_replication
+    from chirpdesk.sim.run import run_replication
 
     scenario, indices = args
     t0 = time.perf_counter()
@@ -226,8 +226,8 @@ def measure_replications(repeats: int, log: Callable[[str], None]) -> dict[str, 
     always two whole cores: at times the 2-process ratio of the same work falls to ~1.3), and the
     ratio of the two speed-ups is what ``run_scenario``'s own machinery costs.
     """
-    from sim.loader import load_scenario
-    from sim.run import run_scenario
+    from chirpdesk.sim.loader import load_scenario
+    from chirpdesk.sim.run import run_scenario
 
     sc = load_scenario(BASELINE, ['scenario.horizon="56d"', "scenario.replications=8"])
     run_scenario(sc, jobs=2)  # warm-up: imports, caches, the first fork
@@ -279,11 +279,11 @@ def measure_dask(repeats: int, log: Callable[[str], None]) -> dict[str, Any] | N
         import dask
         from distributed import Client, LocalCluster
 
-        from sim.sweep import DaskExecutor, LocalExecutor, run_sweep
+        from chirpdesk.sim.sweep import DaskExecutor, LocalExecutor, run_sweep
     except ImportError as exc:
         log(f"  Dask row skipped: {exc}")
         return None
-    from sim.loader import load_scenario
+    from chirpdesk.sim.loader import load_scenario
 
     sc = load_scenario(BASELINE, ['scenario.horizon="14d"'])
     # The issue's 3 x 3 sweep with 5 replications: big enough that per-task scheduling, not
@@ -354,7 +354,7 @@ def report(res: dict[str, Any], repeats: int) -> str:
     lines.append(f"- targets for the SimPy engine: >= 3x Ciw ({e['chirpdesk']['rate'] / ciw:.2f}x), "
                  f">= 1.0x minimal SimPy ({e['chirpdesk']['rate'] / simpy:.2f}x); the fast path is "
                  f"{e['chirpdesk_fast']['rate'] / e['chirpdesk']['rate']:.1f}x the SimPy engine on this case")
-    from sim.analytic import mmc_mean_wait
+    from chirpdesk.sim.analytic import mmc_mean_wait
 
     waits = ", ".join(f"{k} {e[k]['mean_wait_min']:.3f}" for k in ("chirpdesk", "chirpdesk_fast", "ciw", "simpy", "heapq"))
     lines.append(f"- same queue: mean wait (min) {waits}; Erlang C {mmc_mean_wait(LAM, MU, SERVERS):.3f}")

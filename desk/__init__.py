@@ -5,9 +5,9 @@ into prioritised conversations, and serves an agent API (claim, reply, move to D
 resolve, release) plus health, Prometheus metrics and first-response statistics.
 
 Importing this package is cheap: the web stack (Starlette, uvicorn) and the database drivers are
-only imported by the modules that need them (``desk.app``, ``desk.server``, ``desk.storage_*``).
-Build the app with :func:`desk.app.create_app`; run it with ``chirpdesk serve`` or
-``python -m desk serve``.
+only imported by the modules that need them (``chirpdesk.desk.app``, ``chirpdesk.desk.server``, ``chirpdesk.desk.storage_*``).
+Build the app with :func:`chirpdesk.desk.app.create_app`; run it with ``chirpdesk serve`` or
+``python -m chirpdesk.desk serve``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""``python -m desk ...``: the desk's subcommands without the rest of the chirpdesk CLI."""
+"""``python -m chirpdesk.desk ...``: the desk's subcommands without the rest of the chirpdesk CLI."""
 
 from __future__ import annotations
 
 import sys
 
-from desk.cli import main
+from chirpdesk.desk.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """Build the desk's ASGI application (Starlette).
 
 ``create_app(config)`` is what tests, benchmarks and load tests use; ``create_app_from_env`` is
-the zero-argument factory uvicorn workers call (``desk.app:create_app_from_env``), reading the
+the zero-argument factory uvicorn workers call (``chirpdesk.desk.app:create_app_from_env``), reading the
 ``CHIRPDESK_*`` environment the CLI exported.
 """
 
@@ -14,16 +14,16 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
-from desk import routes_agent, routes_ops, routes_webhook
-from desk.config import DeskConfig, config_from_env
-from desk.http import (
+from chirpdesk.desk import routes_agent, routes_ops, routes_webhook
+from chirpdesk.desk.config import DeskConfig, config_from_env
+from chirpdesk.desk.http import (
     FastPostApp,
     Problem,
     http_exception_handler,
     problem_handler,
     server_error_handler,
 )
-from desk.state import DeskState
+from chirpdesk.desk.state import DeskState
 
 log = logging.getLogger("desk")
 

@@ -10,11 +10,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from desk.config import WRITERS, config_from_env, parse_agents
-from desk.storage import describe_db
-from sim.cli import dispatch
-from sim.errors import ChirpdeskError
-from sim.vocabulary import PRIORITY_RULES
+from chirpdesk.desk.config import WRITERS, config_from_env, parse_agents
+from chirpdesk.desk.storage import describe_db
+from chirpdesk.sim.cli import dispatch
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.vocabulary import PRIORITY_RULES
 
 
 def register(subparsers: Any) -> None:
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             f"{config.secret}",
             file=sys.stderr,
         )
-    from desk.server import serve
+    from chirpdesk.desk.server import serve
 
     serve(config, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level,
           access_log=args.access_log)
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for ``python -m desk``: the desk subcommands on their own."""
-    parser = argparse.ArgumentParser(prog="python -m desk")
+    """Entry point for ``python -m chirpdesk.desk``: the desk subcommands on their own."""
+    parser = argparse.ArgumentParser(prog="python -m chirpdesk.desk")
     register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     return dispatch(parser.parse_args(argv))

@@ -3,8 +3,8 @@
 With the SQL in a thread of the HTTP process, every statement and every commit runs under the
 GIL that also parses HTTP, verifies signatures and answers requests: the two serialise, and
 each hand-over of the GIL costs a context switch. A :class:`CommitProcess` moves
-:meth:`desk.storage_base.Storage.ingest` into a child process (``python -m desk.committer``),
-as a database server would, together with parsing and validation (:mod:`desk.ingest`): the
+:meth:`chirpdesk.desk.storage_base.Storage.ingest` into a child process (``python -m chirpdesk.desk.committer``),
+as a database server would, together with parsing and validation (:mod:`chirpdesk.desk.ingest`): the
 event loop writes each batch of signed raw bodies to a socket pair and reads the child's
 answer, one result per delivery, when it arrives (an asyncio transport, so no thread of the HTTP
 process waits or wakes for it). The child commits every batch that arrived while it was busy in
@@ -34,21 +34,20 @@ import sys
 import time
 from collections import deque
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from desk.config import ENV_VARS, DeskConfig, config_from_env, config_to_env
-from desk.ingest import (
+from chirpdesk.desk.config import ENV_VARS, DeskConfig, config_from_env, config_to_env
+from chirpdesk.desk.ingest import (
     Results,
     Transaction,
     commit_batches,
     decode_results,
     encode_results,
 )
-from desk.storage_base import Brand
+from chirpdesk.desk.storage_base import Brand
 
 if TYPE_CHECKING:
-    from desk.writer import Done
+    from chirpdesk.desk.writer import Done
 
 log = logging.getLogger("desk")
 
@@ -121,7 +120,7 @@ class _FrameReader:
 
 
 class CommitProcess:
-    """Commits batches in a child process (``python -m desk.committer``); see the module doc.
+    """Commits batches in a child process (``python -m chirpdesk.desk.committer``); see the module doc.
 
     The event loop writes each batch to the child's socket and reads the answer itself (an
     asyncio transport): no thread of this process touches the database. The database's schema
@@ -212,7 +211,7 @@ class CommitProcess:
         try:
             env = _child_environment(self._config, child.fileno())
             proc = self._proc = subprocess.Popen(
-                [sys.executable, "-m", "desk.committer"], env=env, stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "chirpdesk.desk.committer"], env=env, stdin=subprocess.DEVNULL,
                 pass_fds=(child.fileno(),),
             )
             child.close()
@@ -287,11 +286,10 @@ class CommitProcess:
 
 def _child_environment(config: DeskConfig, fd: int) -> dict[str, str]:
     """The child's environment: exactly ``config`` (no stale ``CHIRPDESK_*`` from ours), minus
-    the secrets it has no use for, and this ``desk`` package importable wherever it lives."""
+    the secrets it has no use for. The child runs this interpreter (``sys.executable``), so it
+    imports the same installed ``chirpdesk`` package."""
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS.values()}
     env.update(config_to_env(replace(config, secret="", agents={}, admin_token=None)))
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env["CHIRPDESK_COMMIT_FD"] = str(fd)
     return env
 
@@ -378,7 +376,7 @@ def decode_batch(payload: bytes) -> tuple[list[memoryview], float]:
 def serve_batches(sock: socket.socket, config: DeskConfig) -> None:
     """The child's loop until end-of-file: commit every batch that has arrived, in one
     transaction, and answer each batch in order. Blocks."""
-    from desk.storage import open_storage
+    from chirpdesk.desk.storage import open_storage
 
     storage = open_storage(config)
     brand = Brand(config.brand_user_id, config.brand_screen_name)
@@ -397,7 +395,7 @@ def serve_batches(sock: socket.socket, config: DeskConfig) -> None:
 
 
 def main(environ: dict[str, Any] | None = None) -> int:
-    """Entry point of ``python -m desk.committer`` (started by :class:`CommitProcess`)."""
+    """Entry point of ``python -m chirpdesk.desk.committer`` (started by :class:`CommitProcess`)."""
     env = os.environ if environ is None else environ
     # The desk drains its queue through us on shutdown and then closes the socket: a Ctrl-C or
     # SIGTERM sent to the whole process group must not cut that short.

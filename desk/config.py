@@ -34,8 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from sim.errors import ChirpdeskError
-from sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_RULES
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_RULES
 
 #: Where ``chirpdesk serve`` keeps its data when no ``--db`` is given.
 DEFAULT_DB = "./chirpdesk-desk.sqlite3"
@@ -104,7 +104,7 @@ class DeskConfig:
     #: Artificial extra seconds per group commit (capacity drills; keep 0 in production).
     write_delay: float = 0.0
     #: Claim order between classes, as a scenario's ``[handling] priority``
-    #: (:data:`sim.vocabulary.PRIORITY_RULES`): ``influencer_fail`` serves ``fail`` (``#fail`` or
+    #: (:data:`chirpdesk.sim.vocabulary.PRIORITY_RULES`): ``influencer_fail`` serves ``fail`` (``#fail`` or
     #: outage report), then ``influencer``, then ``normal``; ``fifo`` ignores the priority class.
     priority_rule: str = "influencer_fail"
     #: As ``[handling] followups_first``: a customer's follow-up (a message after the brand

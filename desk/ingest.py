@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from desk.schema import Delivery, InvalidInput, parse_delivery
-from desk.storage_base import Brand, IngestResult, Storage
+from chirpdesk.desk.schema import Delivery, InvalidInput, parse_delivery
+from chirpdesk.desk.storage_base import Brand, IngestResult, Storage
 
 #: What became of one delivery: stored (an :class:`IngestResult`, all zeros when it held no
 #: tweet or DM), rejected (:class:`InvalidInput`: a 400 naming the field), or failed.

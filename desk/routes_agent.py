@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk.http import JSONResponse, Problem, parse_json, read_body
-from desk.schema import InvalidInput, optional_text, require_text
-from desk.state import DeskState, token_hash
-from desk.storage_base import STATUSES, Conflict, NotFound
-from sim.vocabulary import ESCALATION_TARGETS
+from chirpdesk.desk.http import JSONResponse, Problem, parse_json, read_body
+from chirpdesk.desk.schema import InvalidInput, optional_text, require_text
+from chirpdesk.desk.state import DeskState, token_hash
+from chirpdesk.desk.storage_base import STATUSES, Conflict, NotFound
+from chirpdesk.sim.vocabulary import ESCALATION_TARGETS
 
 #: Longest public reply (X's tweet limit) and DM, characters.
 MAX_REPLY = 280

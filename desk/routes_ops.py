@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from desk.http import JSONResponse, Problem
-from desk.metrics import summarise
-from desk.state import DeskState
+from chirpdesk.desk.http import JSONResponse, Problem
+from chirpdesk.desk.metrics import summarise
+from chirpdesk.desk.state import DeskState
 
 
 async def healthz(request: Request) -> Response:

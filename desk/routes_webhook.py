@@ -17,11 +17,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope
 
-from desk.http import JSONResponse, Problem, header_bytes, log, read_body_raw
-from desk.schema import InvalidInput
-from desk.signature import SIGNATURE_HEADER, crc_response, verify
-from desk.state import DeskState
-from desk.writer import Saturated, Stopped
+from chirpdesk.desk.http import JSONResponse, Problem, header_bytes, log, read_body_raw
+from chirpdesk.desk.schema import InvalidInput
+from chirpdesk.desk.signature import SIGNATURE_HEADER, crc_response, verify
+from chirpdesk.desk.state import DeskState
+from chirpdesk.desk.writer import Saturated, Stopped
 
 #: Seconds a client should wait before retrying after a 429/503.
 RETRY_AFTER_SECONDS = 1
@@ -48,9 +48,9 @@ _REJECT_REASONS = {400: "invalid", 401: "signature", 413: "too_large"}
 async def deliver(app: Any, scope: Scope, receive: Receive) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """Verify, validate and durably store one delivery; 200 ``{"stored", "duplicates"}``.
 
-    A raw ASGI handler (see :class:`desk.http.FastPostApp`): the hot path of the desk. Size and
+    A raw ASGI handler (see :class:`chirpdesk.desk.http.FastPostApp`): the hot path of the desk. Size and
     signature are checked here; parsing, validation and storage happen on the group commit's
-    side (:mod:`desk.ingest`), and a schema violation comes back from there as a 400.
+    side (:mod:`chirpdesk.desk.ingest`), and a schema violation comes back from there as a 400.
     """
     state: DeskState = app.state.desk
     metrics = state.metrics
@@ -91,7 +91,7 @@ async def deliver(app: Any, scope: Scope, receive: Receive) -> tuple[int, bytes,
     return 200, orjson.dumps({"stored": result.stored, "duplicates": result.duplicates}), []
 
 
-#: The Starlette routes this module serves (``POST`` is :func:`deliver`, mounted by ``desk.app``).
+#: The Starlette routes this module serves (``POST`` is :func:`deliver`, mounted by ``chirpdesk.desk.app``).
 routes = [
     Route(WEBHOOK_PATH, crc, methods=["GET"]),
 ]

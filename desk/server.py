@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from desk.config import DeskConfig, config_to_env
+from chirpdesk.desk.config import DeskConfig, config_to_env
 
 #: Seconds uvicorn waits for in-flight requests at shutdown (X waits at most 10 s for an ack).
 GRACEFUL_SECONDS = 15
@@ -30,11 +30,11 @@ def serve(
     if workers > 1:
         os.environ.update(config_to_env(config))
         uvicorn.run(
-            "desk.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+            "chirpdesk.desk.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
             log_level=log_level, access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SECONDS,
         )
         return
-    from desk.app import create_app
+    from chirpdesk.desk.app import create_app
 
     run_app(create_app(config), host=host, port=port, log_level=log_level, access_log=access_log)
 

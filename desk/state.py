@@ -10,12 +10,12 @@ import hashlib
 import logging
 import time
 
-from desk.committer import CommitProcess
-from desk.config import DeskConfig
-from desk.metrics import Metrics
-from desk.storage import open_storage
-from desk.storage_base import Brand, Storage
-from desk.writer import Committer, GroupCommitWriter, ThreadCommitter
+from chirpdesk.desk.committer import CommitProcess
+from chirpdesk.desk.config import DeskConfig
+from chirpdesk.desk.metrics import Metrics
+from chirpdesk.desk.storage import open_storage
+from chirpdesk.desk.storage_base import Brand, Storage
+from chirpdesk.desk.writer import Committer, GroupCommitWriter, ThreadCommitter
 
 log = logging.getLogger("desk")
 

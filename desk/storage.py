@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from desk.config import DeskConfig
-from desk.storage_base import QueueOrder, Storage
-from sim.errors import ChirpdeskError
+from chirpdesk.desk.config import DeskConfig
+from chirpdesk.desk.storage_base import QueueOrder, Storage
+from chirpdesk.sim.errors import ChirpdeskError
 
 
 def describe_db(url: str) -> tuple[str, str]:
@@ -31,9 +31,9 @@ def open_storage(config: DeskConfig) -> Storage:
     backend, target = describe_db(config.db)
     order = QueueOrder(config.priority_rule, config.followups_first)
     if backend == "postgresql":
-        from desk.storage_postgres import PostgresStorage
+        from chirpdesk.desk.storage_postgres import PostgresStorage
 
         return PostgresStorage(target, pool_size=config.db_pool, order=order)
-    from desk.storage_sqlite import SQLiteStorage
+    from chirpdesk.desk.storage_sqlite import SQLiteStorage
 
     return SQLiteStorage(target, pool_size=config.db_pool, synchronous=config.sqlite_synchronous, order=order)

@@ -4,7 +4,7 @@ All SQL is written once here with ``?`` placeholders and portable syntax (``ON C
 ``RETURNING``, ``CASE``); a backend supplies connections, transactions, placeholder style, column
 types and its row-locking clause. Database calls are blocking, so they run on threads:
 
-* one **group-commit writer** (:mod:`desk.writer`: the commit process of :mod:`desk.committer`
+* one **group-commit writer** (:mod:`chirpdesk.desk.writer`: the commit process of :mod:`chirpdesk.desk.committer`
   or a thread, calling :meth:`Storage.write_sync`) with its own connection stores webhook
   deliveries, so a batch is one transaction (one fsync) however many requests it acknowledges;
 * a small **pool** of threads, each with its own connection, runs agent, stats and admin calls
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
-from desk.schema import Delivery, DirectMessage, Tweet
-from desk.triage import triage
-from sim.vocabulary import PRIORITY_RULES
+from chirpdesk.desk.schema import Delivery, DirectMessage, Tweet
+from chirpdesk.desk.triage import triage
+from chirpdesk.sim.vocabulary import PRIORITY_RULES
 
 T = TypeVar("T")
 
@@ -215,7 +215,7 @@ class QueueOrder:
     """The claim order, in the scenario vocabulary (``[handling] priority`` and
     ``followups_first``), as the SQL ``ORDER BY`` key of waiting conversations.
 
-    Classes, served in this order (as :class:`sim.model.Desk` serves its queues): follow-ups
+    Classes, served in this order (as :class:`chirpdesk.sim.model.Desk` serves its queues): follow-ups
     (``awaiting_followup = 1``) when ``followups_first``; then, under ``influencer_fail``, the
     priority classes ``fail`` < ``influencer`` < ``normal`` (``priority_rank``), while under
     ``fifo`` every other conversation is one class. Within a class: first come, first served by
@@ -387,7 +387,7 @@ class Storage(ABC):
         """Run ``fn(conn, *args)`` here, on the calling thread's own connection.
 
         Only the group-commit writer (the commit process, or the writer thread of
-        :mod:`desk.writer`) calls this, so all webhook writes of a desk process share one
+        :mod:`chirpdesk.desk.writer`) calls this, so all webhook writes of a desk process share one
         connection and one transaction per batch.
         """
         return fn(self._conn(), *args)

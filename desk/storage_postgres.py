@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from desk.storage_base import QueueOrder, Storage
+from chirpdesk.desk.storage_base import QueueOrder, Storage
 
 #: Arbitrary key for the advisory lock taken while creating the schema.
 _SCHEMA_LOCK_KEY = 0x43484952  # "CHIR"

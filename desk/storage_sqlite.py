@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from desk.storage_base import QueueOrder, Storage
+from chirpdesk.desk.storage_base import QueueOrder, Storage
 
 #: How long a write waits for another process's write lock, milliseconds.
 BUSY_TIMEOUT_MS = 10_000

@@ -1,6 +1,6 @@
 """Transparent triage rules: what kind of tweet is this, and how urgently does it need a human?
 
-The rules use only the shared vocabulary in :mod:`sim.vocabulary`, so the desk, the simulation
+The rules use only the shared vocabulary in :mod:`chirpdesk.sim.vocabulary`, so the desk, the simulation
 and the load-test payload generator agree on what a "complaint" or an "outage_report" is.
 
 Kind, first matching rule wins (the order encodes "what would a human deal with first"):
@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sim.vocabulary import (
+from chirpdesk.sim.vocabulary import (
     COMPLAINT_WORDS,
     DEFAULT_INFLUENCER_FOLLOWERS,
     DEFAULT_NEEDS_REPLY,
@@ -66,9 +66,9 @@ _FAIL = re.compile(re.escape(FAIL_TAG.lower()) + r"(?!\w)")
 class Triage:
     """The outcome of triaging one message."""
 
-    #: One of :data:`sim.vocabulary.TWEET_KINDS`.
+    #: One of :data:`chirpdesk.sim.vocabulary.TWEET_KINDS`.
     kind: str
-    #: One of :data:`sim.vocabulary.PRIORITY_CLASSES`.
+    #: One of :data:`chirpdesk.sim.vocabulary.PRIORITY_CLASSES`.
     priority: str
     #: Position of ``priority`` in ``PRIORITY_CLASSES``: 0 is served first.
     rank: int

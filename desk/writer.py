@@ -7,7 +7,7 @@ current loop iteration, so the requests that arrived in that iteration share a b
 a batch is handed over at once whenever ``flush_at`` deliveries (default 16) are pending, so that
 the committer starts on it while the loop is still reading the other requests of a busy
 iteration.
-A :class:`Committer` parses, validates and stores batches in order (:mod:`desk.ingest`) and
+A :class:`Committer` parses, validates and stores batches in order (:mod:`chirpdesk.desk.ingest`) and
 hands each batch's results back to the event loop, which resolves its futures. Up to
 ``pipeline`` batches (default 64) are in the committer's hands at once, and it commits every
 batch that arrived while it was busy in one transaction: it never idles while results travel
@@ -21,7 +21,7 @@ waited for room in the pipeline rather than for a commit, and the HTTP process i
 the time (5-15% with 64). The committer merges whatever has arrived, so more and smaller
 batches do not mean more transactions.
 
-Two committers: :class:`desk.committer.CommitProcess` (the default) does it in a child process,
+Two committers: :class:`chirpdesk.desk.committer.CommitProcess` (the default) does it in a child process,
 so parsing, SQL and fsync never hold the GIL that serves HTTP, and talks to it over a socket
 pair read by the event loop itself; :class:`ThreadCommitter` does it on a thread of this process
 (one ``call_soon_threadsafe`` per batch back to the loop).
@@ -46,10 +46,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from desk.ingest import CommitError, Results, Transaction, commit_batches
-from desk.metrics import Metrics
-from desk.schema import InvalidInput
-from desk.storage_base import Brand, IngestResult, Storage
+from chirpdesk.desk.ingest import CommitError, Results, Transaction, commit_batches
+from chirpdesk.desk.metrics import Metrics
+from chirpdesk.desk.schema import InvalidInput
+from chirpdesk.desk.storage_base import Brand, IngestResult, Storage
 
 log = logging.getLogger("desk")
 
@@ -79,7 +79,7 @@ class Committer(Protocol):
 
     def commit(self, bodies: list[bytes], now: float) -> None:
         """Start parsing and committing delivery ``bodies`` (received at epoch ``now``, signatures
-        already checked) with :func:`desk.ingest.store_bodies`; never blocks.
+        already checked) with :func:`chirpdesk.desk.ingest.store_bodies`; never blocks.
 
         Called on the event loop, possibly while earlier batches are still in flight, and
         possibly from inside :meth:`GroupCommitWriter.submit`, so it must never call ``done``
@@ -211,7 +211,7 @@ class GroupCommitWriter:
         """Queue a delivery's body (signature checked); the future resolves once it is committed.
 
         Raises :class:`Saturated` when the queue is full and :class:`Stopped` during shutdown.
-        The future fails with :class:`desk.schema.InvalidInput` if the body does not parse or
+        The future fails with :class:`chirpdesk.desk.schema.InvalidInput` if the body does not parse or
         validate (nothing stored), and with :class:`TimeoutError` if the commit takes longer
         than ``ack_timeout`` (the delivery may still be committed later). Must be called on the
         event loop thread.

@@ -2,7 +2,7 @@
 
 This module never imports Locust (it monkey-patches the whole process with gevent): Locust runs
 in its own subprocess (``python -m locust -f loadtests/locustfile.py --headless ...``). With no
-``--host`` the command starts the embedded endpoint (``python -m desk serve``, SQLite in the
+``--host`` the command starts the embedded endpoint (``python -m chirpdesk.desk serve``, SQLite in the
 ``--out`` folder, a free port on 127.0.0.1, a random secret and agent tokens), waits for
 ``/healthz``, runs Locust, reads the endpoint's first responses, stops everything, and writes
 ``loadtest.json``, ``timeline.csv`` and ``first_responses.csv`` next to Locust's CSV and HTML.
@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from loadtests.plan import LEAD_S, TAIL_S, LoadPlan, Settings, build_plan
-from sim.commands.common import add_scenario_arguments
-from sim.errors import ChirpdeskError
-from sim.outputs import json_safe
+from chirpdesk.loadtests.plan import LEAD_S, TAIL_S, LoadPlan, Settings, build_plan
+from chirpdesk.sim.commands.common import add_scenario_arguments
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.outputs import json_safe
+from chirpdesk.sim.shipped import resolve_scenario
 
-REPO = Path(__file__).resolve().parents[1]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 #: Seconds to wait for the embedded endpoint's /healthz.
 HEALTH_TIMEOUT_S = 30.0
@@ -123,13 +123,13 @@ def desk_order_flags(plan: LoadPlan) -> list[str]:
 
 @contextmanager
 def embedded_endpoint(out: Path, plan: LoadPlan, secret: str, tokens: list[str]) -> Iterator[tuple[str, Path]]:
-    """Run ``python -m desk serve`` on a free loopback port with SQLite in ``out``; yields
+    """Run ``python -m chirpdesk.desk serve`` on a free loopback port with SQLite in ``out``; yields
     ``(url, db_path)`` once healthy and stops the server (gracefully) on exit."""
     db = out / "desk.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     port = free_port()
-    cmd = [sys.executable, "-m", "desk", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db),
+    cmd = [sys.executable, "-m", "chirpdesk.desk", "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(db),
            f"--secret={secret}", "--brand-user-id", plan.settings.brand_id,
            "--brand-screen-name", plan.settings.brand_name,
            # The desk measures real seconds: its own SLA view uses the compressed threshold.
@@ -137,10 +137,9 @@ def embedded_endpoint(out: Path, plan: LoadPlan, secret: str, tokens: list[str])
            *desk_order_flags(plan)]
     if tokens:
         cmd += ["--agents", ",".join(f"agent{i}:{t}" for i, t in enumerate(tokens))]
-    env = {**os.environ, "CHIRPDESK_INFLUENCER_FOLLOWERS": str(int(plan.scenario.mix.influencer_followers)),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
+    env = {**os.environ, "CHIRPDESK_INFLUENCER_FOLLOWERS": str(int(plan.scenario.mix.influencer_followers))}
     with open(out / "endpoint.log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
             wait_healthy(url, proc)
@@ -157,11 +156,10 @@ def run_locust(plan: LoadPlan, settings: Settings, host: str, out: Path, process
     if processes > 1:
         # --processes makes the master expect exactly N workers; bound the wait for them.
         cmd += ["--processes", str(processes), "--expect-workers-max-wait", str(int(WORKERS_MAX_WAIT_S))]
-    env = {**os.environ, **settings.to_env(),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
+    env = {**os.environ, **settings.to_env()}
     limit = LEAD_S + plan.duration + TAIL_S + LOCUST_GRACE_S
     with open(out / "locust.log", "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             return proc.wait(limit)
         except subprocess.TimeoutExpired:
@@ -191,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     secret = args.secret or os.environ.get("CHIRPDESK_SECRET", "")
     if args.host and not secret:
         raise ChirpdeskError("--host needs the endpoint's consumer secret: --secret or CHIRPDESK_SECRET")
-    scenario_path = str(Path(args.scenario).resolve())
+    scenario_path = str(resolve_scenario(args.scenario).resolve())
     settings = Settings(scenario=scenario_path, overrides=tuple(args.overrides), speedup=args.speedup,
                         duration=args.duration, shape=args.shape, seed=args.seed,
                         secret=secret or secrets.token_urlsafe(24))
@@ -250,7 +248,7 @@ def analyse(plan: LoadPlan, settings: Settings, out: Path, host: str, items: lis
     """Compute and write ``loadtest.json``, ``timeline.csv`` and ``first_responses.csv``."""
     import numpy as np
 
-    from loadtests import report
+    from chirpdesk.loadtests import report
 
     rec, metas = report.load_records(out)
     warnings: list[str] = []
@@ -315,7 +313,7 @@ def analyse(plan: LoadPlan, settings: Settings, out: Path, host: str, items: lis
 
 def format_result(r: dict[str, Any]) -> str:
     """The printed summary of a run."""
-    from loadtests.report import format_comparison
+    from chirpdesk.loadtests.report import format_comparison
 
     lag = r["schedule_lag_s"]
 
@@ -344,7 +342,7 @@ def format_result(r: dict[str, Any]) -> str:
 def _render(out: Path) -> None:
     """Render report.html when the reports package provides it (another engineer's module)."""
     try:
-        from reports import render_run_report  # type: ignore[attr-defined]
+        from chirpdesk.reports import render_run_report  # type: ignore[attr-defined]
     except ImportError:
         return
     try:

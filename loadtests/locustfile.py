@@ -10,19 +10,15 @@ its share of the arrival schedule.
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 import gevent
 from locust import events
 
-# Locust imports this file by path: make the repository importable for `loadtests.*` and `sim`.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from loadtests.plan import ENV  # noqa: E402
-from loadtests.shapes import ScenarioShape  # noqa: E402,F401  (the shape Locust runs)
-from loadtests.users import (  # noqa: E402,F401  (the user classes Locust runs)
+from chirpdesk.loadtests.plan import ENV
+from chirpdesk.loadtests.shapes import ScenarioShape  # noqa: F401  (the shape Locust runs)
+from chirpdesk.loadtests.users import (  # noqa: F401  (the user classes Locust runs)
     COORDINATOR,
     RUN,
     AgentUser,
@@ -93,6 +89,6 @@ def _test_stop(environment: Any, **_: Any) -> None:
 @events.quitting.add_listener
 def _quitting(environment: Any, **_: Any) -> None:
     if RUN.write() is not None:
-        from loadtests.report import quick_summary
+        from chirpdesk.loadtests.report import quick_summary
 
         print(quick_summary(RUN.records, RUN.setup, RUN.plan, RUN.cpu), file=sys.stderr)

@@ -1,6 +1,6 @@
 """Signed X Account Activity deliveries for the load tests (pure: no Locust, no network).
 
-Texts are written with the shared vocabulary (:mod:`sim.vocabulary`) so that the desk's triage
+Texts are written with the shared vocabulary (:mod:`chirpdesk.sim.vocabulary`) so that the desk's triage
 files each tweet under the kind the scenario drew: questions carry a question word and ``?``,
 complaints a complaint word (and ``#fail`` when drawn), outage reports an outage word, praise a
 praise word, spam a spam word; filler words come from Faker (seeded) with every vocabulary word
@@ -18,8 +18,8 @@ import time
 
 from faker import Faker
 
-from loadtests.plan import author_id, tweet_id
-from sim.vocabulary import (
+from chirpdesk.loadtests.plan import author_id, tweet_id
+from chirpdesk.sim.vocabulary import (
     COMPLAINT_WORDS,
     FAIL_TAG,
     OUTAGE_WORDS,

@@ -19,11 +19,11 @@ from functools import cached_property
 
 import numpy as np
 
-from sim.arrivals import ArrivalStream, expected_count, generate_arrivals
-from sim.calendar import agents_on_shift, open_hours, value_at
-from sim.errors import ChirpdeskError
-from sim.loader import load_scenario, with_overrides
-from sim.scenario import Scenario
+from chirpdesk.sim.arrivals import ArrivalStream, expected_count, generate_arrivals
+from chirpdesk.sim.calendar import agents_on_shift, open_hours, value_at
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.loader import load_scenario, with_overrides
+from chirpdesk.sim.scenario import Scenario
 
 #: Shapes a run may use (``[loadtest] shape`` or ``--shape``).
 SHAPES: tuple[str, ...] = ("scenario", "step", "soak", "spike")
@@ -218,7 +218,7 @@ class LoadPlan:
     # -- arrivals --------------------------------------------------------------------------
     @cached_property
     def arrivals(self) -> ArrivalStream:
-        """Every customer tweet in the window, from :func:`sim.arrivals.generate_arrivals` with
+        """Every customer tweet in the window, from :func:`chirpdesk.sim.arrivals.generate_arrivals` with
         the scenario's seed (the same stream the prediction simulates)."""
         return generate_arrivals(self.scenario, np.random.default_rng(self.seed), self.start, self.end)
 
@@ -351,7 +351,7 @@ def stress_scenario(scenario: Scenario, shape: str, speedup: float, duration: fl
 
     The desk (mix, handling, agents, SLA) is the scenario's; the arrivals become a flat Poisson
     process starting at ``[loadtest] offset`` (moved to simulated time 0), with stress bursts
-    expressed as :class:`sim.scenario.Burst` multipliers so that :func:`generate_arrivals` still
+    expressed as :class:`chirpdesk.sim.scenario.Burst` multipliers so that :func:`generate_arrivals` still
     draws every tweet. ``soak``: the scenario's mean rate over the window, constant; ``step``:
     ``step_rate`` real tweets/s more every ``step_every`` real seconds; ``spike``: the soak rate
     times ``spike_multiplier`` from ``spike_at`` for ``spike_duration`` real seconds.

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from loadtests.plan import LoadPlan, parse_tweet_id
+from chirpdesk.loadtests.plan import LoadPlan, parse_tweet_id
 
 #: Columns of the per-process records files.
 RECORD_COLUMNS = ("name", "what", "intended", "start", "latency_ms", "status", "ok", "expected", "tweet_id")
@@ -90,10 +90,10 @@ def check_senders(out: Path, metas: list[dict[str, Any]], processes: int) -> lis
 
     Each share of the schedule belongs to one process (index ``i`` of ``count``): a share whose
     records are missing would count as unsent tweets, so a missing or inconsistent process
-    raises :class:`~sim.errors.ChirpdeskError` naming it. With ``processes`` > 1 the master's
+    raises :class:`~chirpdesk.sim.errors.ChirpdeskError` naming it. With ``processes`` > 1 the master's
     ``loadgen/processes.json`` (which worker got which index, and its records file) is required.
     """
-    from sim.errors import ChirpdeskError
+    from chirpdesk.sim.errors import ChirpdeskError
 
     folder = Path(out) / "loadgen"
     senders = [m for m in metas if m.get("dispatcher")]
@@ -213,12 +213,12 @@ def population(plan: LoadPlan) -> np.ndarray:
 
 def predict(plan: LoadPlan, replications: int = PREDICT_REPLICATIONS) -> dict[str, Any]:
     """Simulate the replayed window: the same arrivals (same generator and seed) through
-    :class:`sim.model.Desk`, ``replications`` times with independent model streams.
+    :class:`chirpdesk.sim.model.Desk`, ``replications`` times with independent model streams.
 
     Returns ``first_response_s`` (pooled, simulated seconds, answered tweets of the population),
     per-replication SLA attainments and ``n`` (population size).
     """
-    from sim.model import Desk
+    from chirpdesk.sim.model import Desk
 
     sc = plan.scenario
     pop = population(plan)

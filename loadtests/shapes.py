@@ -1,9 +1,9 @@
 """Locust load shapes built from a scenario (imports Locust: load it from a locustfile).
 
 Arrivals are open: the *rate* over time comes from the arrival schedule the dispatcher replays
-(:mod:`loadtests.plan`, sent by one :class:`~loadtests.users.TweetUser` dispatcher in every
+(:mod:`chirpdesk.loadtests.plan`, sent by one :class:`~chirpdesk.loadtests.users.TweetUser` dispatcher in every
 Locust process), so a shape here decides which users run and for how long: one
-:class:`~loadtests.users.AgentUser` per agent the scenario has on shift at the busiest moment
+:class:`~chirpdesk.loadtests.users.AgentUser` per agent the scenario has on shift at the busiest moment
 of the window (each agent gates itself on the shift calendar). The named shapes differ in the
 arrival schedule they ask for:
 
@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from locust import LoadTestShape
 
-from loadtests.users import RUN, AgentUser
+from chirpdesk.loadtests.users import RUN, AgentUser
 
 
 class _ChirpdeskShape(LoadTestShape):

@@ -35,8 +35,8 @@ from locust import constant, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.payloads import Payloads
-from loadtests.plan import (
+from chirpdesk.loadtests.payloads import Payloads
+from chirpdesk.loadtests.plan import (
     LEAD_S,
     MALFORMED,
     LoadPlan,
@@ -47,7 +47,7 @@ from loadtests.plan import (
     settings_from_env,
     tweet_id,
 )
-from loadtests.report import RECORD_COLUMNS
+from chirpdesk.loadtests.report import RECORD_COLUMNS
 
 log = logging.getLogger("chirpdesk.loadtest")
 

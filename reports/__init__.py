@@ -4,7 +4,7 @@ Reports read only the documented data files (docs/outputs.md), so any run folder
 re-rendered (``chirpdesk report DIR``) or compared with another (``chirpdesk compare A B``).
 Importing this package is cheap; matplotlib and Jinja2 load when a report is rendered.
 
->>> from reports import render_run_report            # doctest: +SKIP
+>>> from chirpdesk.reports import render_run_report            # doctest: +SKIP
 >>> render_run_report("runs/baseline")               # doctest: +SKIP
 PosixPath('runs/baseline/report.html')
 """
@@ -24,9 +24,9 @@ def render_run_report(folder: str | Path) -> Path:
 
     The kind of run is detected from which file exists: summary.json (simulate), staff.json
     (staff), sweep.json (sweep) or loadtest.json (loadtest). Raises
-    :class:`sim.errors.ChirpdeskError` when the folder is missing or holds no data files.
+    :class:`chirpdesk.sim.errors.ChirpdeskError` when the folder is missing or holds no data files.
     """
-    from reports.build import render_folder
+    from chirpdesk.reports.build import render_folder
 
     return render_folder(Path(folder))
 
@@ -37,6 +37,6 @@ def render_compare(folder_a: str | Path, folder_b: str | Path, out: str | Path) 
     Per metric: mean and 95% CI of A and B, the difference B − A, and a Welch t-test on the
     per-replication values (significant when p < 0.05), plus overlaid interval plots.
     """
-    from reports.compare import render_comparison
+    from chirpdesk.reports.compare import render_comparison
 
     return render_comparison(Path(folder_a), Path(folder_b), Path(out))

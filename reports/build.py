@@ -5,21 +5,21 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from reports.data import detect_kind
-from reports.render import render_html, write_html
+from chirpdesk.reports.data import detect_kind
+from chirpdesk.reports.render import render_html, write_html
 
 #: View module per kind; each has ``build(folder) -> dict`` (the template context).
 VIEWS: dict[str, str] = {
-    "simulate": "reports.simulate",
-    "staff": "reports.staff",
-    "sweep": "reports.sweep",
-    "loadtest": "reports.loadtest",
+    "simulate": "chirpdesk.reports.simulate",
+    "staff": "chirpdesk.reports.staff",
+    "sweep": "chirpdesk.reports.sweep",
+    "loadtest": "chirpdesk.reports.loadtest",
 }
 
 
 def render_folder(folder: Path) -> Path:
     """Render ``folder/report.html`` for whatever kind of run the folder holds; returns its path."""
-    from reports import REPORT_NAME
+    from chirpdesk.reports import REPORT_NAME
 
     kind = detect_kind(folder)
     context = importlib.import_module(VIEWS[kind]).build(folder)

@@ -1,6 +1,6 @@
 """``chirpdesk report DIR`` and ``chirpdesk compare DIR_A DIR_B``: render HTML from run folders.
 
-Registered from ``sim.cli.COMMANDS``; heavy imports (matplotlib, Jinja2) happen only when a
+Registered from ``chirpdesk.sim.cli.COMMANDS``; heavy imports (matplotlib, Jinja2) happen only when a
 command runs.
 """
 
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Render the report of ``args.folder``; prints the path; returns the exit code."""
-    from reports import render_run_report
+    from chirpdesk.reports import render_run_report
 
     print(render_run_report(args.folder))
     return 0
@@ -39,8 +39,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Render the comparison of two runs; prints the path; returns the exit code."""
-    from reports import render_compare
-    from reports.data import run_folder
+    from chirpdesk.reports import render_compare
+    from chirpdesk.reports.data import run_folder
 
     out = args.out or run_folder(args.folder_b) / "compare.html"
     print(render_compare(args.folder_a, args.folder_b, out))

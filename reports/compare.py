@@ -12,15 +12,15 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from reports import format as fmt
-from reports import plots
-from reports.data import detect_kind, load_simulate
-from reports.page import Card
-from reports.plots import COLORS, Plot
-from reports.render import render_html, write_html
-from reports.simulate import _needing_reply, run_info
-from sim.errors import ChirpdeskError
-from sim.metrics import METRIC_UNITS
+from chirpdesk.reports import format as fmt
+from chirpdesk.reports import plots
+from chirpdesk.reports.data import detect_kind, load_simulate
+from chirpdesk.reports.page import Card
+from chirpdesk.reports.plots import COLORS, Plot
+from chirpdesk.reports.render import render_html, write_html
+from chirpdesk.reports.simulate import _needing_reply, run_info
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.metrics import METRIC_UNITS
 
 #: p-value below which a difference is flagged as significant.
 ALPHA = 0.05

@@ -2,7 +2,7 @@
 
 Reports are rendered from these files only, never from live objects, so a folder copied to
 another machine renders the same page. Errors the user can fix (no folder, no data files, a
-file that is not what the contract says) raise :class:`sim.errors.ChirpdeskError` naming the
+file that is not what the contract says) raise :class:`chirpdesk.sim.errors.ChirpdeskError` naming the
 folder or file and what was expected.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import ChirpdeskError
-from sim.outputs import read_summary, read_table
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.outputs import read_summary, read_table
 
 #: The file that marks each kind of run folder, in detection order.
 KIND_FILES: dict[str, str] = {

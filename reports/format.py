@@ -74,7 +74,7 @@ def number(value: Any, digits: int = 1) -> str:
 
 
 def by_unit(value: Any, unit: str, currency: str = "USD") -> str:
-    """Format a metric by its unit from ``sim.metrics.METRIC_UNITS`` (share, s, money, h, ...)."""
+    """Format a metric by its unit from ``chirpdesk.sim.metrics.METRIC_UNITS`` (share, s, money, h, ...)."""
     if unit == "share":
         return share(value)
     if unit == "s":

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from reports import format as fmt
-from reports import plots
-from reports.data import Table, load_loadtest, text_column
-from reports.page import Card, TableView
-from reports.plots import COLORS, SERIES, Plot
+from chirpdesk.reports import format as fmt
+from chirpdesk.reports import plots
+from chirpdesk.reports.data import Table, load_loadtest, text_column
+from chirpdesk.reports.page import Card, TableView
+from chirpdesk.reports.plots import COLORS, SERIES, Plot
 
 _LATENCY = re.compile(r"^(?:(?P<endpoint>.+)_)?p(?P<q>\d+)_ms$")
 QUANTILE_STYLES = {"50": "-", "95": "--", "99": ":"}

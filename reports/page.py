@@ -1,6 +1,6 @@
 """The building blocks a report page is made of: headline cards and plain tables.
 
-Views (``reports.simulate``, ``reports.staff``, ...) fill these from the data files; the
+Views (``chirpdesk.reports.simulate``, ``chirpdesk.reports.staff``, ...) fill these from the data files; the
 templates only lay them out.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports import format as fmt
+from chirpdesk.reports import format as fmt
 
 #: Card states and what they mean; the CSS colours them green, red, amber and grey.
 STATES = ("good", "bad", "warn", "neutral")

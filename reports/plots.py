@@ -25,7 +25,7 @@ from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MultipleLocator, PercentFormatter  # noqa: E402
 
-from reports.format import WEEKDAYS  # noqa: E402
+from chirpdesk.reports.format import WEEKDAYS  # noqa: E402
 
 #: One colour per quantity, used by every chart and by the page's CSS.
 COLORS: dict[str, str] = {

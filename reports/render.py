@@ -10,8 +10,8 @@ from typing import Any
 
 import jinja2
 
-from reports import format as fmt
-from reports.plots import COLORS
+from chirpdesk.reports import format as fmt
+from chirpdesk.reports.plots import COLORS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

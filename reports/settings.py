@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports import format as fmt
-from sim.units import format_duration
+from chirpdesk.reports import format as fmt
+from chirpdesk.sim.units import format_duration
 
 #: Keys whose numbers are durations in seconds.
 DURATION_KEYS = frozenset({

@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from reports import format as fmt
-from reports import plots
-from reports.data import Table, load_simulate, text_column
-from reports.page import Card, ci_text, target_state
-from reports.plots import COLORS, Plot
-from reports.settings import settings_tree
-from sim.vocabulary import ESCALATION_TARGETS
+from chirpdesk.reports import format as fmt
+from chirpdesk.reports import plots
+from chirpdesk.reports.data import Table, load_simulate, text_column
+from chirpdesk.reports.page import Card, ci_text, target_state
+from chirpdesk.reports.plots import COLORS, Plot
+from chirpdesk.reports.settings import settings_tree
+from chirpdesk.sim.vocabulary import ESCALATION_TARGETS
 
 
 def run_info(summary: dict[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from reports import format as fmt
-from reports import plots
-from reports.data import Table, load_staff, rows, text_column
-from reports.page import Card, TableView, ci_text, target_state
-from reports.plots import COLORS, SERIES, Plot
-from sim.metrics import METRIC_UNITS
+from chirpdesk.reports import format as fmt
+from chirpdesk.reports import plots
+from chirpdesk.reports.data import Table, load_staff, rows, text_column
+from chirpdesk.reports.page import Card, TableView, ci_text, target_state
+from chirpdesk.reports.plots import COLORS, SERIES, Plot
+from chirpdesk.sim.metrics import METRIC_UNITS
 
 #: Optional per-method requirement columns and their legend names.
 METHODS = {"required_sipp": "each interval on its own (SIPP)", "required_mol": "multi-interval (MOL)",

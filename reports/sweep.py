@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from reports import format as fmt
-from reports import plots
-from reports.data import Table, load_sweep, rows, text_column
-from reports.page import TableView
-from reports.plots import COLORS, SERIES, Plot
-from sim.metrics import METRIC_UNITS
+from chirpdesk.reports import format as fmt
+from chirpdesk.reports import plots
+from chirpdesk.reports.data import Table, load_sweep, rows, text_column
+from chirpdesk.reports.page import TableView
+from chirpdesk.reports.plots import COLORS, SERIES, Plot
+from chirpdesk.sim.metrics import METRIC_UNITS
 
 #: At most this many metrics get their own chart (in METRIC_UNITS order).
 MAX_METRIC_PLOTS = 6

@@ -2,14 +2,14 @@
 
 Data flows one way: scenario -> arrivals -> model -> records -> metrics -> report.
 
->>> from sim import load_scenario, run_scenario
->>> sc = load_scenario("scenarios/erlang-check.toml", ["scenario.horizon=2d", "scenario.replications=2"])
+>>> from chirpdesk.sim import load_scenario, resolve_scenario, run_scenario
+>>> sc = load_scenario(resolve_scenario("erlang-check"), ["scenario.horizon=2d", "scenario.replications=2"])
 >>> result = run_scenario(sc, jobs=1)
 >>> 0.0 <= result.summary["sla_attainment"]["mean"] <= 1.0
 True
 """
 
-from sim.analytic import (
+from chirpdesk.sim.analytic import (
     ErlangAResult,
     agents_from_slots,
     effective_service_rate,
@@ -26,28 +26,34 @@ from sim.analytic import (
     required_agents,
     required_agents_for_intervals,
 )
-from sim.arrivals import ArrivalStream, expected_count, generate_arrivals, penetration, rate
-from sim.distributions import Distribution, Draws
-from sim.errors import ChirpdeskError, ScenarioError
-from sim.loader import (
+from chirpdesk.sim.arrivals import (
+    ArrivalStream,
+    expected_count,
+    generate_arrivals,
+    penetration,
+    rate,
+)
+from chirpdesk.sim.distributions import Distribution, Draws
+from chirpdesk.sim.errors import ChirpdeskError, ScenarioError
+from chirpdesk.sim.loader import (
     apply_override,
     load_scenario,
     scenario_from_dict,
     scenario_from_toml,
     with_overrides,
 )
-from sim.metrics import (
+from chirpdesk.sim.metrics import (
     METRIC_UNITS,
     confidence_interval,
     interval_table,
     replication_metrics,
     summarise,
 )
-from sim.model import OUTCOMES, Desk, RunRecords, simulate_once
-from sim.outputs import read_summary, read_table, summary_document, write_outputs
-from sim.policies import policy_shifts
-from sim.run import ReplicationResult, SimulationResult, run_replication, run_scenario
-from sim.scenario import (
+from chirpdesk.sim.model import OUTCOMES, Desk, RunRecords, simulate_once
+from chirpdesk.sim.outputs import read_summary, read_table, summary_document, write_outputs
+from chirpdesk.sim.policies import policy_shifts
+from chirpdesk.sim.run import ReplicationResult, SimulationResult, run_replication, run_scenario
+from chirpdesk.sim.scenario import (
     SLA,
     Adoption,
     Agents,
@@ -69,14 +75,15 @@ from sim.scenario import (
     Tier2,
     TweetingHours,
 )
-from sim.sensitivity import sobol, tornado
-from sim.shifts_milp import ShiftPlan, plan_shifts, toml_snippet
-from sim.staffing import Requirement, Target, staffing_requirement
-from sim.study import Period, sample_scenario
-from sim.study import periods as study_periods
-from sim.sweep import SweepResult, breakpoints, run_sweep
-from sim.units import format_duration, parse_clock, parse_duration
-from sim.workers import WorkerLost
+from chirpdesk.sim.sensitivity import sobol, tornado
+from chirpdesk.sim.shifts_milp import ShiftPlan, plan_shifts, toml_snippet
+from chirpdesk.sim.shipped import init_scenario, resolve_scenario, shipped_scenarios
+from chirpdesk.sim.staffing import Requirement, Target, staffing_requirement
+from chirpdesk.sim.study import Period, sample_scenario
+from chirpdesk.sim.study import periods as study_periods
+from chirpdesk.sim.sweep import SweepResult, breakpoints, run_sweep
+from chirpdesk.sim.units import format_duration, parse_clock, parse_duration
+from chirpdesk.sim.workers import WorkerLost
 
 __version__ = "0.1.0"
 
@@ -131,6 +138,7 @@ __all__ = [
     "format_duration",
     "generate_arrivals",
     "infinite_server_offered_load",
+    "init_scenario",
     "interval_table",
     "littles_law_L",
     "load_scenario",
@@ -150,12 +158,14 @@ __all__ = [
     "replication_metrics",
     "required_agents",
     "required_agents_for_intervals",
+    "resolve_scenario",
     "run_replication",
     "run_scenario",
     "run_sweep",
     "sample_scenario",
     "scenario_from_dict",
     "scenario_from_toml",
+    "shipped_scenarios",
     "simulate_once",
     "sobol",
     "staffing_requirement",

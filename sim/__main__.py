@@ -1,7 +1,7 @@
-"""``python -m sim`` runs the ``chirpdesk`` command line."""
+"""``python -m chirpdesk.sim`` runs the ``chirpdesk`` command line."""
 
 import sys
 
-from sim.cli import main
+from chirpdesk.sim.cli import main
 
 sys.exit(main())

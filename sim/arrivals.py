@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.scenario import Adoption, Scenario
-from sim.units import DAY, HOUR
+from chirpdesk.sim.scenario import Adoption, Scenario
+from chirpdesk.sim.units import DAY, HOUR
 
 #: Candidates thinned per rate() evaluation (bounds the memory of a long horizon's arrivals).
 _THIN_CHUNK = 1 << 17

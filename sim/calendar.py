@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from sim.scenario import Agents, Scenario, Shift, TweetingHours
-from sim.units import DAY
+from chirpdesk.sim.scenario import Agents, Scenario, Shift, TweetingHours
+from chirpdesk.sim.units import DAY
 
 
 def _start_offset(scenario: Scenario) -> tuple[float, int]:

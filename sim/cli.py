@@ -13,16 +13,17 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from sim.errors import ChirpdeskError
+from chirpdesk.sim.errors import ChirpdeskError
 
 #: Import paths of the modules that provide subcommands, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "sim.commands.simulate",
-    "sim.commands.staff",
-    "sim.commands.sweep",
-    "desk.cli",
-    "reports.cli",
-    "loadtests.cli",
+    "chirpdesk.sim.commands.simulate",
+    "chirpdesk.sim.commands.staff",
+    "chirpdesk.sim.commands.sweep",
+    "chirpdesk.sim.commands.scenarios",
+    "chirpdesk.desk.cli",
+    "chirpdesk.reports.cli",
+    "chirpdesk.loadtests.cli",
 )
 
 

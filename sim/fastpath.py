@@ -3,7 +3,7 @@
 When a scenario asks for nothing but a first-come-first-served team (one public reply per
 conversation, one conversation per agent, a constant number of agents around the clock, the
 handle always open, no priority classes, no marketing handle, deflection, private data or
-escalation; patience of any distribution or none), every rule of :class:`sim.model.Desk`
+escalation; patience of any distribution or none), every rule of :class:`chirpdesk.sim.model.Desk`
 collapses to the classic multi-server recursion: conversation ``j`` is picked up at
 ``max(arrival_j, earliest time an agent is free)`` unless its patience runs out first, and the
 agent is then busy for one compose time. :func:`simulate` runs that recursion with a ``heapq`` of
@@ -13,7 +13,7 @@ It is the same model, not a second one: it draws the same random numbers from th
 in the same order (compose times in pick-up order from child 0 of the model seed, patience from
 child 6), applies the same horizon and drain cut-offs, and so reproduces the SimPy engine's
 conversation records to the last bit (``tests/test_fastpath.py`` checks this, and checks both
-engines against Erlang C and Erlang A). :func:`sim.model.simulate_once` uses it automatically
+engines against Erlang C and Erlang A). :func:`chirpdesk.sim.model.simulate_once` uses it automatically
 when :func:`qualifies` says so; ``engine="simpy"`` forces the general engine.
 """
 
@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.arrivals import ArrivalStream
-from sim.calendar import agents_on_shift, interval_boundaries, snapshot_times
-from sim.distributions import Distribution, Draws
-from sim.scenario import Scenario
+from chirpdesk.sim.arrivals import ArrivalStream
+from chirpdesk.sim.calendar import agents_on_shift, interval_boundaries, snapshot_times
+from chirpdesk.sim.distributions import Distribution, Draws
+from chirpdesk.sim.scenario import Scenario
 
 if TYPE_CHECKING:  # sim.model imports this module
-    from sim.model import RunRecords
+    from chirpdesk.sim.model import RunRecords
 
 
 def _single_turn(d: Distribution) -> bool:
@@ -72,13 +72,13 @@ def why_not(scenario: Scenario) -> str:
 
 
 def qualifies(scenario: Scenario) -> bool:
-    """True when :func:`simulate` gives exactly what :class:`sim.model.Desk` would."""
+    """True when :func:`simulate` gives exactly what :class:`chirpdesk.sim.model.Desk` would."""
     return why_not(scenario) == ""
 
 
 def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSequence) -> RunRecords:
-    """One replication of a qualifying scenario; returns :class:`sim.model.RunRecords`."""
-    from sim.model import ABANDONED, NO_REPLY, RESOLVED_PUBLIC, RunRecords
+    """One replication of a qualifying scenario; returns :class:`chirpdesk.sim.model.RunRecords`."""
+    from chirpdesk.sim.model import ABANDONED, NO_REPLY, RESOLVED_PUBLIC, RunRecords
 
     sc, h, c = scenario, scenario.handling, scenario.customers
     stop = sc.meta.horizon + sc.meta.drain

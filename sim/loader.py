@@ -1,4 +1,4 @@
-"""Load a scenario TOML file into a validated, frozen :class:`~sim.scenario.Scenario`.
+"""Load a scenario TOML file into a validated, frozen :class:`~chirpdesk.sim.scenario.Scenario`.
 
 This is the one place that reads scenario files. ``--set key=value`` overrides are applied to the
 TOML table before validation, so an override is checked exactly like the file itself.
@@ -14,9 +14,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.distributions import Distribution
-from sim.errors import ScenarioError
-from sim.scenario import (
+from chirpdesk.sim.distributions import Distribution
+from chirpdesk.sim.errors import ScenarioError
+from chirpdesk.sim.scenario import (
     SLA,
     Adoption,
     Agents,
@@ -39,9 +39,9 @@ from sim.scenario import (
     Tier2,
     TweetingHours,
 )
-from sim.tables import Table
-from sim.units import parse_duration
-from sim.vocabulary import (
+from chirpdesk.sim.tables import Table
+from chirpdesk.sim.units import parse_duration
+from chirpdesk.sim.vocabulary import (
     DEFAULT_INFLUENCER_FOLLOWERS,
     ESCALATION_TARGETS,
     PRIORITY_RULES,
@@ -61,7 +61,7 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Read, override and validate the scenario file at ``path``.
 
     ``overrides`` are ``"dotted.key=value"`` strings (values in TOML syntax; bare words are taken
-    as strings). Raises :class:`~sim.errors.ScenarioError` naming file and key on any problem.
+    as strings). Raises :class:`~chirpdesk.sim.errors.ScenarioError` naming file and key on any problem.
     """
     path = Path(path)
     name = str(path)

@@ -1,6 +1,6 @@
 """From records to numbers: per-replication metrics, confidence intervals, interval tables.
 
-Pure functions over :class:`~sim.model.RunRecords`; nothing here touches the simulation. Only
+Pure functions over :class:`~chirpdesk.sim.model.RunRecords`; nothing here touches the simulation. Only
 conversations arriving in the measurement window ``[warmup, horizon)`` count.
 """
 
@@ -12,10 +12,18 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-from sim.calendar import scheduled_agent_seconds
-from sim.model import ABANDONED, DEFLECTED, OPEN, OUTCOMES, RESOLVED_PUBLIC, TARGET_CODE, RunRecords
-from sim.scenario import Scenario
-from sim.vocabulary import ESCALATION_TARGETS
+from chirpdesk.sim.calendar import scheduled_agent_seconds
+from chirpdesk.sim.model import (
+    ABANDONED,
+    DEFLECTED,
+    OPEN,
+    OUTCOMES,
+    RESOLVED_PUBLIC,
+    TARGET_CODE,
+    RunRecords,
+)
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.vocabulary import ESCALATION_TARGETS
 
 #: Metric names in summary.json, in display order, with their units.
 METRIC_UNITS: dict[str, str] = {
@@ -263,5 +271,5 @@ def grouped_percentiles(groups: np.ndarray, values: np.ndarray, n: int,
 
 
 def outcome_names(codes: np.ndarray) -> np.ndarray:
-    """Map outcome codes to their names (see :data:`sim.model.OUTCOMES`)."""
+    """Map outcome codes to their names (see :data:`chirpdesk.sim.model.OUTCOMES`)."""
     return np.asarray(OUTCOMES, dtype=object)[codes]

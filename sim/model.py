@@ -8,7 +8,7 @@ resolved in public or leaves the timeline (DM, email, phone, ticket; tier 2 when
 The hot path uses SimPy events with callbacks rather than a generator process per wait, draws
 random numbers in numpy blocks, and writes records into preallocated typed arrays: no per-event
 dicts, objects or logging. The model never reads files or globals: it gets a
-:class:`~sim.scenario.Scenario`, an :class:`~sim.arrivals.ArrivalStream` and a seed sequence.
+:class:`~chirpdesk.sim.scenario.Scenario`, an :class:`~chirpdesk.sim.arrivals.ArrivalStream` and a seed sequence.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, Event
 
-from sim import fastpath
-from sim.arrivals import ArrivalStream, generate_arrivals
-from sim.calendar import agents_on_shift, interval_boundaries, open_hours, snapshot_times
-from sim.distributions import Distribution, Draws
-from sim.scenario import Scenario
-from sim.vocabulary import ESCALATION_TARGETS, URGENT_KINDS
+from chirpdesk.sim import fastpath
+from chirpdesk.sim.arrivals import ArrivalStream, generate_arrivals
+from chirpdesk.sim.calendar import agents_on_shift, interval_boundaries, open_hours, snapshot_times
+from chirpdesk.sim.distributions import Distribution, Draws
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.vocabulary import ESCALATION_TARGETS, URGENT_KINDS
 
 #: Outcome codes stored in ``ConversationRecords.outcome``.
 OUTCOMES: tuple[str, ...] = (
@@ -623,7 +623,7 @@ def simulate_once(scenario: Scenario, seed: np.random.SeedSequence, engine: str 
 
     ``seed`` is this replication's :class:`numpy.random.SeedSequence`; arrivals and the model
     draw from separate children of it, so the same seed gives the same numbers anywhere.
-    ``engine``: ``auto`` (default) runs :mod:`sim.fastpath` when the scenario qualifies (a
+    ``engine``: ``auto`` (default) runs :mod:`chirpdesk.sim.fastpath` when the scenario qualifies (a
     plain FCFS team: it gives the same records as the SimPy desk, faster) and :class:`Desk`
     otherwise; ``simpy`` always runs :class:`Desk`; ``fast`` insists on the fast path.
     """

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.metrics import METRIC_UNITS
-from sim.model import OUTCOMES
-from sim.run import SimulationResult
-from sim.scenario import Scenario
-from sim.units import format_duration
+from chirpdesk.sim.metrics import METRIC_UNITS
+from chirpdesk.sim.model import OUTCOMES
+from chirpdesk.sim.run import SimulationResult
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.units import format_duration
 
 SUMMARY = "summary.json"
 INTERVALS = "intervals.csv"
@@ -44,7 +44,7 @@ def scenario_as_run(scenario: Scenario) -> dict[str, Any]:
     import dataclasses
     import datetime as dt
 
-    from sim.distributions import Distribution
+    from chirpdesk.sim.distributions import Distribution
 
     def conv(obj: Any, key: str = "") -> Any:
         if isinstance(obj, Distribution):

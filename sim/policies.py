@@ -5,7 +5,7 @@
   ``[policy] hiring_lag`` earlier (hiring takes time), rounded up.
 * ``erlang``: staff each period to the SLA: the analytic requirement (``[policy] method``,
   ``mol`` or ``sipp``) of the period's sample, covered at least cost by
-  :func:`sim.shifts_milp.plan_shifts`.
+  :func:`chirpdesk.sim.shifts_milp.plan_shifts`.
 * ``budget``: the ``erlang`` plan, scaled down when its yearly cost exceeds
   ``[policy] budget_per_year`` (0 = twice the fixed team's yearly cost).
 
@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sim.arrivals import adoption_factor
-from sim.scenario import Scenario, Shift
-from sim.shifts_milp import plan_shifts
-from sim.staffing import staffing_requirement
-from sim.study import Period
-from sim.units import YEAR
+from chirpdesk.sim.arrivals import adoption_factor
+from chirpdesk.sim.scenario import Scenario, Shift
+from chirpdesk.sim.shifts_milp import plan_shifts
+from chirpdesk.sim.staffing import staffing_requirement
+from chirpdesk.sim.study import Period
+from chirpdesk.sim.units import YEAR
 
 POLICY_NAMES: tuple[str, ...] = ("fixed", "proportional", "budget", "erlang")
 WEEKS_PER_YEAR = YEAR / (7 * 86400.0)

@@ -14,10 +14,10 @@ from functools import partial
 
 import numpy as np
 
-from sim.metrics import interval_table, replication_metrics, summarise
-from sim.model import RunRecords, simulate_once
-from sim.scenario import Scenario
-from sim.workers import run_numbered
+from chirpdesk.sim.metrics import interval_table, replication_metrics, summarise
+from chirpdesk.sim.model import RunRecords, simulate_once
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.workers import run_numbered
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,9 @@ def iter_replications(scenario: Scenario, replications: int, seed: int, jobs: in
     """Yield replication results in order, computed by ``jobs`` processes (this one included).
 
     This process runs replication 0 itself (so its records, when kept, are never pickled) and
-    every process takes the next replication the moment it is free (:mod:`sim.workers`). A
+    every process takes the next replication the moment it is free (:mod:`chirpdesk.sim.workers`). A
     replication's exception is raised here as itself; a worker that dies raises
-    :class:`sim.workers.WorkerLost`.
+    :class:`chirpdesk.sim.workers.WorkerLost`.
     """
     yield from run_numbered(
         lambda r: run_replication(scenario, seed, r, keep_first and r == 0),

@@ -1,6 +1,6 @@
 """The scenario: one frozen description of a social customer-service operation.
 
-Built once from TOML by :func:`sim.loader.load_scenario`; every time is in seconds and every rate
+Built once from TOML by :func:`chirpdesk.sim.loader.load_scenario`; every time is in seconds and every rate
 per second past that point. The model, the staffing tools and the load-test shapes all read the
 same :class:`Scenario`, so one file drives everything.
 """
@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from sim.distributions import Distribution
+from chirpdesk.sim.distributions import Distribution
 
 
 @dataclass(frozen=True)
@@ -339,7 +339,7 @@ class Study:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A whole scenario, validated; built by :func:`sim.loader.load_scenario`.
+    """A whole scenario, validated; built by :func:`chirpdesk.sim.loader.load_scenario`.
 
     ``source`` is the file it came from and ``raw`` the TOML table as written (after ``--set``
     overrides), kept for the report's "scenario as run" and for sweeps that vary keys.

@@ -7,7 +7,7 @@
   points, each simulated with the given replications (metric = replication mean).
 
 Parameters whose scenario value is an integer (``agents.concurrency``) are rounded. Every
-simulation is a ``run_replication(scenario, seed, r)`` task run by a :mod:`sim.sweep` executor,
+simulation is a ``run_replication(scenario, seed, r)`` task run by a :mod:`chirpdesk.sim.sweep` executor,
 so results do not depend on the executor.
 """
 
@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import ChirpdeskError
-from sim.loader import parse_override, with_overrides
-from sim.scenario import Scenario
-from sim.sweep import Executor, LocalExecutor, replicate
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.loader import parse_override, with_overrides
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.sweep import Executor, LocalExecutor, replicate
 
 #: Metrics reported by default (service, abandonment, speed, load, money).
 SENSITIVITY_METRICS: tuple[str, ...] = ("sla_attainment", "abandoned_share", "first_response_p90_s",

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from sim.scenario import Shift, Staffing
-from sim.tables import DAY_NAMES
-from sim.units import DAY, WEEK
+from chirpdesk.sim.scenario import Shift, Staffing
+from chirpdesk.sim.tables import DAY_NAMES
+from chirpdesk.sim.units import DAY, WEEK
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class ShiftPlan:
     status: str
 
     def shifts(self) -> tuple[Shift, ...]:
-        """The used patterns as scenario :class:`~sim.scenario.Shift` rows (count > 0)."""
+        """The used patterns as scenario :class:`~chirpdesk.sim.scenario.Shift` rows (count > 0)."""
         out = []
         for p, n in zip(self.patterns, self.counts, strict=True):
             if n > 0:

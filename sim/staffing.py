@@ -8,7 +8,7 @@ Erlang A/C rule of :func:`slots_needed`:
   interval the first tweet arrives, ``a_i = lam_i E[work per conversation]``.
 * ``mol`` (modified offered load, Jennings, Mandelbaum, Massey & Whitt 1996): the mean number
   of busy servers of the infinite-server queue, with turn ``j``'s work arriving ``j`` think (and
-  compose) times after the first tweet, from :func:`sim.analytic.infinite_server_offered_load`.
+  compose) times after the first tweet, from :func:`chirpdesk.sim.analytic.infinite_server_offered_load`.
 * ``isa`` (iterative staffing algorithm, Feldman, Mandelbaum, Massey & Whitt 2008): simulate
   the SimPy model with ample staff, then with the current plan; estimate each interval's
   offered load as its mean number of busy slots, restaff from the target, and repeat until the
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim import analytic
-from sim.arrivals import rate
-from sim.calendar import open_hours, value_at
-from sim.scenario import Scenario, Shift
-from sim.units import DAY, WEEK
+from chirpdesk.sim import analytic
+from chirpdesk.sim.arrivals import rate
+from chirpdesk.sim.calendar import open_hours, value_at
+from chirpdesk.sim.scenario import Scenario, Shift
+from chirpdesk.sim.units import DAY, WEEK
 
 #: Staffing methods, in the order ``requirement.csv`` lists them.
 METHODS: tuple[str, ...] = ("sipp", "mol", "isa")
@@ -87,7 +87,7 @@ class WorkModel:
     def busy(self, x: np.ndarray) -> np.ndarray:
         """Expected number of this conversation's jobs in service at age ``x`` seconds (0..1).
 
-        The infinite-server kernel for :func:`sim.analytic.infinite_server_offered_load`: its
+        The infinite-server kernel for :func:`chirpdesk.sim.analytic.infinite_server_offered_load`: its
         integral is :attr:`work_per_conversation_s`.
         """
         x = np.asarray(x, dtype=float)
@@ -223,7 +223,7 @@ def offered_loads(sc: Scenario, interval_s: float, work: WorkModel | None = None
     """Offered load per weekly interval in busy slots at no slowdown (Erlangs of agent work).
 
     Returns ``{"rate": lam_i per second, "sipp": lam_i E[work], "mol": m_i}`` where ``m`` is the
-    infinite-server mean of :func:`sim.analytic.infinite_server_offered_load` (periodic over
+    infinite-server mean of :func:`chirpdesk.sim.analytic.infinite_server_offered_load` (periodic over
     the week) with the conversation kernel :meth:`WorkModel.busy`.
     """
     work = work or work_model(sc)
@@ -270,7 +270,7 @@ class StaffingRule:
     """Smallest number of agent slots per interval meeting a :class:`Target` (stationary).
 
     Jobs (agent turns) are served by slots at rate ``mu = 1 / (E[job] x slowdown factor)``
-    (:func:`sim.analytic.effective_service_rate`); customers abandon at ``theta``. On the
+    (:func:`chirpdesk.sim.analytic.effective_service_rate`); customers abandon at ``theta``. On the
     ``pickup`` basis the service level is Erlang A's ``P(served, wait <= t)``; on the
     ``first_response`` basis the reply's compose time ``C`` is added:
     ``E_C[P(served, wait <= t - C)]`` over the sampled first compose times.
@@ -366,7 +366,7 @@ class StaffingRule:
 
 def scheduled_for(productive: int, shrinkage: float) -> int:
     """Smallest scheduled count ``n`` with ``floor(n (1 - shrinkage) + 0.5) >= productive``
-    (the model's rounding in :func:`sim.calendar.shift_blocks`)."""
+    (the model's rounding in :func:`chirpdesk.sim.calendar.shift_blocks`)."""
     if productive <= 0:
         return 0
     n = max(int(math.ceil((productive - 0.5) / (1.0 - shrinkage))) - 1, 0)
@@ -425,7 +425,7 @@ Runner = Callable[[Scenario, int, int], list[dict[str, np.ndarray]]]
 
 
 def _serial_runner(sc: Scenario, seed: int, replications: int) -> list[dict[str, np.ndarray]]:
-    from sim.run import run_replication
+    from chirpdesk.sim.run import run_replication
 
     return [run_replication(sc, seed, r).intervals for r in range(replications)]
 
@@ -447,7 +447,7 @@ def isa_requirement(sc: Scenario, interval_s: float, rule: StaffingRule, open_ma
     Stops when the plan is stable (converged: no interval changes by more than one productive
     agent and at most ``tolerance`` of them change; the larger plan is kept) or after
     ``iterations``. ``runner(sc, seed, reps)``
-    returns interval tables (default: serial :func:`sim.run.run_replication`).
+    returns interval tables (default: serial :func:`chirpdesk.sim.run.run_replication`).
     """
     runner = runner or _serial_runner
     seed = sc.meta.seed if seed is None else seed

@@ -4,8 +4,8 @@ Simulating every tweet of six years is wasteful when the question is "in which q
 SLA break?". A study cuts the horizon into periods (month, quarter, half-year, year) and, for
 each, simulates one *sample*: a short scenario (``[study] sample``, default a week, after
 ``[study] warmup``) starting on the Monday nearest the period's middle, whose base rate is the
-scenario's ``base_rate`` times :func:`sim.arrivals.adoption_factor` at the sample's middle (flat
-within the sample) and whose shifts come from the staffing policy (:mod:`sim.policies`).
+scenario's ``base_rate`` times :func:`chirpdesk.sim.arrivals.adoption_factor` at the sample's middle (flat
+within the sample) and whose shifts come from the staffing policy (:mod:`chirpdesk.sim.policies`).
 Bursts are dated events of the full horizon and are left out of samples.
 """
 
@@ -16,12 +16,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sim.arrivals import adoption_factor
-from sim.loader import scenario_from_dict
-from sim.scenario import Scenario, Shift
-from sim.shifts_milp import clock_text
-from sim.tables import DAY_NAMES
-from sim.units import DAY, YEAR, seconds_text
+from chirpdesk.sim.arrivals import adoption_factor
+from chirpdesk.sim.loader import scenario_from_dict
+from chirpdesk.sim.scenario import Scenario, Shift
+from chirpdesk.sim.shifts_milp import clock_text
+from chirpdesk.sim.tables import DAY_NAMES
+from chirpdesk.sim.units import DAY, YEAR, seconds_text
 
 #: Period lengths in seconds.
 PERIOD_SECONDS: dict[str, float] = {

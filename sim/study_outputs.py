@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.outputs import json_safe
-from sim.run import SimulationResult
-from sim.scenario import Scenario
-from sim.shifts_milp import ShiftPlan, clock_text, days_text, toml_snippet
-from sim.staffing import METHODS, Requirement, Target
-from sim.sweep import TIDY_COLUMNS, SweepResult
+from chirpdesk.sim.outputs import json_safe
+from chirpdesk.sim.run import SimulationResult
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.shifts_milp import ShiftPlan, clock_text, days_text, toml_snippet
+from chirpdesk.sim.staffing import METHODS, Requirement, Target
+from chirpdesk.sim.sweep import TIDY_COLUMNS, SweepResult
 
 
 def _cell(value: Any) -> Any:

@@ -7,8 +7,8 @@ import math
 from rich.console import Console
 from rich.table import Table
 
-from sim.run import SimulationResult
-from sim.units import format_duration
+from chirpdesk.sim.run import SimulationResult
+from chirpdesk.sim.units import format_duration
 
 
 def _fmt(value: float, unit: str) -> str:

@@ -23,13 +23,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.errors import ChirpdeskError
-from sim.loader import parse_override, with_overrides
-from sim.metrics import METRIC_UNITS, confidence_interval, metric_interval
-from sim.policies import policy_shifts
-from sim.run import run_replication
-from sim.scenario import Scenario
-from sim.study import Period, periods, sample_scenario, sampling_sentence, with_shifts
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.loader import parse_override, with_overrides
+from chirpdesk.sim.metrics import METRIC_UNITS, confidence_interval, metric_interval
+from chirpdesk.sim.policies import policy_shifts
+from chirpdesk.sim.run import run_replication
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.study import Period, periods, sample_scenario, sampling_sentence, with_shifts
 
 #: Columns of sweep.csv after the grid keys.
 TIDY_COLUMNS: tuple[str, ...] = ("policy", "period", "period_start_s", "metric", "mean", "ci_low",
@@ -108,7 +108,7 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Exec
 
 def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
     """``["key=v1,v2", ...]`` -> ``{key: [v1, v2]}`` (each value read as TOML, bare words as
-    strings). Raises :class:`~sim.errors.ChirpdeskError` on a malformed item."""
+    strings). Raises :class:`~chirpdesk.sim.errors.ChirpdeskError` on a malformed item."""
     grid: dict[str, list[Any]] = {}
     for item in items:
         if "=" not in item:
@@ -198,7 +198,7 @@ def run_sweep(scenario: Scenario, grid: Mapping[str, Sequence[Any]] | None = Non
     ``grid`` maps scenario keys to values; ``policies`` default to ``["fixed"]`` unless the
     grid varies ``policy.name``; ``period`` (``month``, ``quarter``, ``half-year``, ``year``)
     turns each point into a study of sample weeks (None: simulate the scenario as is).
-    ``metrics`` limits the tidy rows (default: all of :data:`sim.metrics.METRIC_UNITS`, plus
+    ``metrics`` limits the tidy rows (default: all of :data:`chirpdesk.sim.metrics.METRIC_UNITS`, plus
     ``adoption_factor`` in studies). ``on_phase(name, tasks)`` reports progress phases.
     """
     t0 = time.perf_counter()

@@ -12,9 +12,9 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sim.distributions import FAMILIES, Distribution
-from sim.errors import ScenarioError
-from sim.units import DURATION_HELP, parse_clock, parse_duration
+from chirpdesk.sim.distributions import FAMILIES, Distribution
+from chirpdesk.sim.errors import ScenarioError
+from chirpdesk.sim.units import DURATION_HELP, parse_clock, parse_duration
 
 _MISSING = object()
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

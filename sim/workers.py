@@ -1,6 +1,6 @@
 """Numbered tasks shared between this process and worker processes, results yielded in order.
 
-Used for replications (:func:`sim.run.iter_replications`). Every process, this one included,
+Used for replications (:func:`chirpdesk.sim.run.iter_replications`). Every process, this one included,
 takes the next task number from a shared counter the moment it is free, so no process waits for
 another to hand it work, and this one needs no helper thread competing for its GIL (with a
 ``ProcessPoolExecutor`` the pool's thread here had to take the GIL from our own replication to

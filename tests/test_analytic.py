@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 from scipy.linalg import expm
 
-from sim.analytic import (
+from chirpdesk.sim.analytic import (
     ErlangAResult,
     agents_from_slots,
     effective_service_rate,

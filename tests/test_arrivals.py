@@ -8,9 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from sim.arrivals import adoption_factor, expected_count, generate_arrivals, penetration, rate
-from sim.loader import scenario_from_toml
-from sim.scenario import Adoption
+from chirpdesk.sim.arrivals import (
+    adoption_factor,
+    expected_count,
+    generate_arrivals,
+    penetration,
+    rate,
+)
+from chirpdesk.sim.loader import scenario_from_toml
+from chirpdesk.sim.scenario import Adoption
 from simkit import MINIMAL
 
 DIURNAL = [0.2, 0.1, 0.1, 0.1, 0.2, 0.4, 0.8, 1.2, 1.6, 1.8, 1.9, 1.9,

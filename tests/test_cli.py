@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from sim.cli import main
-from sim.metrics import METRIC_UNITS
+from chirpdesk.sim.cli import main
+from chirpdesk.sim.metrics import METRIC_UNITS
 from simkit import ROOT, SCENARIOS
 
 SHORT = ["--set", "scenario.horizon=2d", "--set", "scenario.warmup=6h"]
@@ -68,7 +68,7 @@ def test_seed_option_changes_the_numbers(tmp_path):
 
 
 def test_console_script_and_python_m_print_a_summary():
-    proc = subprocess.run([sys.executable, "-m", "sim", "simulate", str(SCENARIOS / "erlang-check.toml"),
+    proc = subprocess.run([sys.executable, "-m", "chirpdesk.sim", "simulate", str(SCENARIOS / "erlang-check.toml"),
                            "--set", "scenario.horizon=2d", "-r", "2"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "SLA attainment" in proc.stdout and "first response p90" in proc.stdout

@@ -10,11 +10,11 @@ scope never takes it.
 import numpy as np
 import pytest
 
-from sim import fastpath
-from sim.analytic import erlang_a, erlang_c, mmc_mean_wait, mmc_service_level
-from sim.loader import load_scenario
-from sim.metrics import confidence_interval, replication_metrics
-from sim.model import simulate_once
+from chirpdesk.sim import fastpath
+from chirpdesk.sim.analytic import erlang_a, erlang_c, mmc_mean_wait, mmc_service_level
+from chirpdesk.sim.loader import load_scenario
+from chirpdesk.sim.metrics import confidence_interval, replication_metrics
+from chirpdesk.sim.model import simulate_once
 from simkit import SCENARIOS
 
 LAM, MU, C = 9 / 60, 1 / 60, 10

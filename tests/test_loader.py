@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.errors import ScenarioError
-from sim.loader import load_scenario, scenario_from_toml, with_overrides
+from chirpdesk.sim.errors import ScenarioError
+from chirpdesk.sim.loader import load_scenario, scenario_from_toml, with_overrides
 from simkit import MINIMAL, ROOT
 
 
@@ -145,7 +145,7 @@ handle_time = { dist = "constant", value = "15m" }
 def test_cli_reports_bad_scenario_in_one_line_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text((ROOT / "scenarios" / "erlang-check.toml").read_text().replace("base_rate = 540", "base_rate = -540"))
-    proc = subprocess.run([sys.executable, "-m", "sim", "simulate", str(bad)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([sys.executable, "-m", "chirpdesk.sim", "simulate", str(bad)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{bad}: arrivals.base_rate: got -540" in proc.stderr

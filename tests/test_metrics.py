@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.loader import scenario_from_toml
-from sim.metrics import confidence_interval, metric_interval
-from sim.run import run_replication
+from chirpdesk.sim.loader import scenario_from_toml
+from chirpdesk.sim.metrics import confidence_interval, metric_interval
+from chirpdesk.sim.run import run_replication
 from simkit import MINIMAL
 
 

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.analytic import erlang_a, erlang_c, mmc_mean_wait, mmc_service_level
-from sim.loader import load_scenario, scenario_from_toml
-from sim.metrics import confidence_interval
-from sim.model import ABANDONED, DEFLECTED, NO_REPLY, OPEN, OUTCOMES, RESOLVED_PUBLIC
-from sim.run import run_replication, run_scenario
+from chirpdesk.sim.analytic import erlang_a, erlang_c, mmc_mean_wait, mmc_service_level
+from chirpdesk.sim.loader import load_scenario, scenario_from_toml
+from chirpdesk.sim.metrics import confidence_interval
+from chirpdesk.sim.model import ABANDONED, DEFLECTED, NO_REPLY, OPEN, OUTCOMES, RESOLVED_PUBLIC
+from chirpdesk.sim.run import run_replication, run_scenario
 from simkit import MINIMAL, SCENARIOS
 
 LAM, MU, C = 9 / 60, 1 / 60, 10  # per second: the erlang-check case

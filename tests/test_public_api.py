@@ -5,7 +5,7 @@ import inspect
 import subprocess
 import sys
 
-import sim
+import chirpdesk.sim as sim
 
 
 def test_all_is_sorted_and_importable():
@@ -23,7 +23,7 @@ def test_every_public_item_has_a_docstring():
 
 
 def test_sim_does_not_import_rendering_load_or_server_libraries():
-    code = ("import sys, sim, sim.cli, sim.model, sim.run;"
+    code = ("import sys, chirpdesk.sim, chirpdesk.sim.cli, chirpdesk.sim.model, chirpdesk.sim.run;"
             "bad = [m for m in ('locust', 'gevent', 'matplotlib', 'jinja2', 'uvicorn', 'starlette') if m in sys.modules];"
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -31,5 +31,5 @@ def test_sim_does_not_import_rendering_load_or_server_libraries():
 
 
 def test_modules_have_docstrings():
-    for mod in ("sim.arrivals", "sim.model", "sim.metrics", "sim.loader", "sim.run", "sim.analytic"):
+    for mod in ("chirpdesk.sim.arrivals", "chirpdesk.sim.model", "chirpdesk.sim.metrics", "chirpdesk.sim.loader", "chirpdesk.sim.run", "chirpdesk.sim.analytic"):
         assert importlib.import_module(mod).__doc__

@@ -4,12 +4,12 @@ shift ends, hand-offs cut by the stop, long study samples, 24-hour shifts, loade
 import numpy as np
 import pytest
 
-from sim.errors import ScenarioError
-from sim.loader import scenario_from_toml
-from sim.model import ABANDONED
-from sim.run import run_replication
-from sim.scenario import Shift
-from sim.study import periods, sample_scenario, with_shifts
+from chirpdesk.sim.errors import ScenarioError
+from chirpdesk.sim.loader import scenario_from_toml
+from chirpdesk.sim.model import ABANDONED
+from chirpdesk.sim.run import run_replication
+from chirpdesk.sim.scenario import Shift
+from chirpdesk.sim.study import periods, sample_scenario, with_shifts
 from simkit import MINIMAL
 
 

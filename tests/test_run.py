@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from sim.loader import load_scenario
-from sim.run import run_scenario
+from chirpdesk.sim.loader import load_scenario
+from chirpdesk.sim.run import run_scenario
 from simkit import ROOT, SCENARIOS
 
 
@@ -47,7 +47,7 @@ def test_cli_output_files_are_byte_identical_with_jobs_1_and_2(tmp_path) -> None
     for jobs in (1, 2):
         out[jobs] = tmp_path / f"jobs{jobs}"
         subprocess.run(
-            [sys.executable, "-m", "sim", "simulate", str(SCENARIOS / "baseline.toml"), "--out", str(out[jobs]),
+            [sys.executable, "-m", "chirpdesk.sim", "simulate", str(SCENARIOS / "baseline.toml"), "--out", str(out[jobs]),
              "--set", 'scenario.horizon="2d"', "--set", "scenario.replications=3", "--jobs", str(jobs), "-q",
              "--no-report"],
             check=True, cwd=ROOT,
@@ -97,7 +97,7 @@ def stand_in(monkeypatch):
     import os
     import signal
 
-    import sim.run as run
+    import chirpdesk.sim.run as run
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the stand-in replication reaches workers only when they are forked")
@@ -133,7 +133,7 @@ def test_a_workers_system_exit_does_not_end_the_caller(stand_in) -> None:
 
 
 def test_a_worker_that_dies_is_reported_at_once_with_the_replication_it_lost(stand_in) -> None:
-    from sim.workers import WorkerLost
+    from chirpdesk.sim.workers import WorkerLost
 
     with pytest.raises(WorkerLost, match=r"exited with code 3 (while running replication 1;|between two)"):
         list(stand_in.iter_replications("die", 30, 0, 2))
@@ -142,7 +142,7 @@ def test_a_worker_that_dies_is_reported_at_once_with_the_replication_it_lost(sta
 
 
 def test_a_worker_killed_in_the_middle_of_sending_a_result_does_not_hang_the_caller(stand_in) -> None:
-    from sim.workers import WorkerLost
+    from chirpdesk.sim.workers import WorkerLost
 
     with pytest.raises(WorkerLost, match="while running replication 1;"):
         list(stand_in.iter_replications("big_then_die", 4, 0, 2))

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from sim.loader import load_scenario
-from sim.run import run_scenario
+from chirpdesk.sim.loader import load_scenario
+from chirpdesk.sim.run import run_scenario
 from simkit import SCENARIOS
 
 ALL = sorted(SCENARIOS.glob("*.toml"))

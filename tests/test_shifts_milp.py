@@ -6,11 +6,17 @@ import itertools
 
 import numpy as np
 
-from sim.calendar import agents_on_shift, value_at
-from sim.loader import scenario_from_toml
-from sim.scenario import Staffing
-from sim.shifts_milp import coverage_matrix, patterns_for, plan_shifts, solve_cover, toml_snippet
-from sim.staffing import staffing_requirement
+from chirpdesk.sim.calendar import agents_on_shift, value_at
+from chirpdesk.sim.loader import scenario_from_toml
+from chirpdesk.sim.scenario import Staffing
+from chirpdesk.sim.shifts_milp import (
+    coverage_matrix,
+    patterns_for,
+    plan_shifts,
+    solve_cover,
+    toml_snippet,
+)
+from chirpdesk.sim.staffing import staffing_requirement
 
 
 def _brute_force(required, matrix, costs, upper):

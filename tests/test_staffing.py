@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from sim import analytic
-from sim.loader import scenario_from_toml
-from sim.metrics import confidence_interval
-from sim.run import run_replication
-from sim.staffing import staffing_requirement, with_interval_staff
+from chirpdesk.sim import analytic
+from chirpdesk.sim.loader import scenario_from_toml
+from chirpdesk.sim.metrics import confidence_interval
+from chirpdesk.sim.run import run_replication
+from chirpdesk.sim.staffing import staffing_requirement, with_interval_staff
 
 STATIONARY = """
 [scenario]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sim.arrivals import adoption_factor
-from sim.loader import load_scenario, scenario_from_toml
-from sim.policies import policy_shifts
-from sim.study import periods, sample_scenario
-from sim.sweep import LocalExecutor, breakpoints, metric_table, run_sweep
+from chirpdesk.sim.arrivals import adoption_factor
+from chirpdesk.sim.loader import load_scenario, scenario_from_toml
+from chirpdesk.sim.policies import policy_shifts
+from chirpdesk.sim.study import periods, sample_scenario
+from chirpdesk.sim.sweep import LocalExecutor, breakpoints, metric_table, run_sweep
 
 
 def test_periods_and_sample_scenario(scenarios_dir):
@@ -31,7 +31,7 @@ def test_periods_and_sample_scenario(scenarios_dir):
 
 
 def test_policy_sections_are_strict(minimal_toml):
-    from sim.errors import ScenarioError
+    from chirpdesk.sim.errors import ScenarioError
 
     with pytest.raises(ScenarioError, match=r"x\.toml: policy\.hiring_lagg: unknown key"):
         scenario_from_toml(minimal_toml + '\n[policy]\nhiring_lagg = "30d"\n', "x.toml")

@@ -8,11 +8,18 @@ import math
 
 import pytest
 
-from sim.loader import scenario_from_toml
-from sim.metrics import METRIC_UNITS
-from sim.sensitivity import parse_ranges, sobol, tornado
-from sim.study_outputs import write_sweep_outputs
-from sim.sweep import DaskExecutor, LocalExecutor, breakpoints, grid_points, parse_grid, run_sweep
+from chirpdesk.sim.loader import scenario_from_toml
+from chirpdesk.sim.metrics import METRIC_UNITS
+from chirpdesk.sim.sensitivity import parse_ranges, sobol, tornado
+from chirpdesk.sim.study_outputs import write_sweep_outputs
+from chirpdesk.sim.sweep import (
+    DaskExecutor,
+    LocalExecutor,
+    breakpoints,
+    grid_points,
+    parse_grid,
+    run_sweep,
+)
 
 
 @pytest.fixture

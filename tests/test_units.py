@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.units import format_duration, parse_clock, parse_duration
+from chirpdesk.sim.units import format_duration, parse_clock, parse_duration
 
 
 @pytest.mark.parametrize("text, seconds", [

@@ -9,13 +9,16 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sim.loader import load_scenario
-from sim.scenario import Scenario
+from chirpdesk.sim.loader import load_scenario
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.shipped import resolve_scenario
 
 
 def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
     """Add SCENARIO, --seed and --set to a subcommand parser."""
-    p.add_argument("scenario", metavar="SCENARIO", help="scenario TOML file (see docs/scenarios.md)")
+    p.add_argument("scenario", metavar="SCENARIO",
+                   help="scenario TOML file, or the name of a shipped one (`chirpdesk scenarios` "
+                        "lists them); see docs/scenarios.md")
     p.add_argument("--seed", type=int, metavar="S", help="master seed (default: the scenario's)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a scenario key, e.g. --set arrivals.base_rate=240 (repeatable)")
@@ -36,7 +39,7 @@ def write_report(args: argparse.Namespace) -> bool:
     """
     if not args.out or args.report is False:
         return False
-    from reports import render_run_report
+    from chirpdesk.reports import render_run_report
 
     try:
         render_run_report(args.out)
@@ -47,8 +50,9 @@ def write_report(args: argparse.Namespace) -> bool:
 
 
 def load_from_args(args: argparse.Namespace) -> Scenario:
-    """Load the scenario named on the command line with its --set overrides."""
-    return load_scenario(args.scenario, args.overrides)
+    """Load the scenario named on the command line (a file or a shipped name) with its --set
+    overrides."""
+    return load_scenario(resolve_scenario(args.scenario), args.overrides)
 
 
 @contextlib.contextmanager

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from sim.commands.common import (
+from chirpdesk.sim.commands.common import (
     add_output_arguments,
     add_scenario_arguments,
     load_from_args,
     progress_bar,
     write_report,
 )
-from sim.outputs import write_outputs
-from sim.run import ReplicationResult, default_jobs, run_scenario
-from sim.summary_table import print_summary
+from chirpdesk.sim.outputs import write_outputs
+from chirpdesk.sim.run import ReplicationResult, default_jobs, run_scenario
+from chirpdesk.sim.summary_table import print_summary
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_from_args(args)
     reps = scenario.meta.replications if args.replications is None else args.replications
     if reps < 1:
-        from sim.errors import ChirpdeskError
+        from chirpdesk.sim.errors import ChirpdeskError
 
         raise ChirpdeskError(f"--replications: got {reps}, expected an integer >= 1")
     jobs = args.jobs or default_jobs(reps)

@@ -10,21 +10,27 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from sim.commands.common import (
+from chirpdesk.sim.commands.common import (
     add_output_arguments,
     add_scenario_arguments,
     load_from_args,
     progress_bar,
     write_report,
 )
-from sim.errors import ChirpdeskError
-from sim.run import ReplicationResult, SimulationResult, default_jobs, run_replication, run_scenario
-from sim.scenario import Scenario
-from sim.shifts_milp import ShiftPlan, plan_shifts
-from sim.staffing import METHODS, Requirement, Target, staffing_requirement
-from sim.study import with_shifts
-from sim.study_outputs import write_staff_outputs
-from sim.units import parse_duration
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.run import (
+    ReplicationResult,
+    SimulationResult,
+    default_jobs,
+    run_replication,
+    run_scenario,
+)
+from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.shifts_milp import ShiftPlan, plan_shifts
+from chirpdesk.sim.staffing import METHODS, Requirement, Target, staffing_requirement
+from chirpdesk.sim.study import with_shifts
+from chirpdesk.sim.study_outputs import write_staff_outputs
+from chirpdesk.sim.units import parse_duration
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(%?)\s*(?:within|in)\s+(.+?)\s*$", re.IGNORECASE)
 

@@ -6,18 +6,25 @@ import argparse
 import math
 import time
 
-from sim.commands.common import (
+from chirpdesk.sim.commands.common import (
     add_output_arguments,
     add_scenario_arguments,
     load_from_args,
     write_report,
 )
-from sim.errors import ChirpdeskError
-from sim.policies import POLICY_NAMES
-from sim.sensitivity import parse_ranges, sobol, tornado
-from sim.study import PERIOD_SECONDS
-from sim.study_outputs import write_sweep_outputs
-from sim.sweep import SweepResult, breakpoints, make_executor, metric_table, parse_grid, run_sweep
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.policies import POLICY_NAMES
+from chirpdesk.sim.sensitivity import parse_ranges, sobol, tornado
+from chirpdesk.sim.study import PERIOD_SECONDS
+from chirpdesk.sim.study_outputs import write_sweep_outputs
+from chirpdesk.sim.sweep import (
+    SweepResult,
+    breakpoints,
+    make_executor,
+    metric_table,
+    parse_grid,
+    run_sweep,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,6 +1,6 @@
 """Test helpers for the desk: a real server in a subprocess, payload builders, signing.
 
-Nothing here is mocked: :class:`DeskServer` runs ``python -m desk serve`` (uvicorn) on a free
+Nothing here is mocked: :class:`DeskServer` runs ``python -m chirpdesk.desk serve`` (uvicorn) on a free
 loopback port against a real SQLite file or PostgreSQL schema.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from desk.signature import sign
+from chirpdesk.desk.signature import sign
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-consumer-secret"
@@ -93,11 +93,12 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
 
 
 class DeskServer:
-    """``python -m desk serve`` in a subprocess on a free port; kill -9 and restart capable."""
+    """``python -m chirpdesk.desk serve`` in a subprocess on a free port; kill -9 and restart capable."""
 
     def __init__(self, db: str, env: dict[str, str] | None = None, log: Path | None = None,
-                 args: list[str] | None = None) -> None:
+                 args: list[str] | None = None, python: str = sys.executable) -> None:
         self.db = db
+        self.python = python  # the interpreter to serve with (another venv's, for the wheel test)
         self.env = env or {}
         self.args = list(args or [])  # extra ``serve`` flags
         self.port = free_port()
@@ -111,9 +112,9 @@ class DeskServer:
 
     def start(self, timeout: float = 20.0) -> DeskServer:
         """Start the server and wait until ``/healthz`` answers 200."""
-        env = {**os.environ, "PYTHONPATH": str(REPO), **self.env}
+        env = {**os.environ, **self.env}
         cmd = [
-            sys.executable, "-m", "desk", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            self.python, "-m", "chirpdesk.desk", "serve", "--host", "127.0.0.1", "--port", str(self.port),
             "--db", self.db, "--secret", SECRET, "--admin-token", ADMIN,
             "--brand-user-id", BRAND_ID, "--brand-screen-name", BRAND_NAME, "--log-level", "warning",
             *self.args,

@@ -10,23 +10,23 @@ import time
 
 import httpx
 
-from deskkit import REPO, delivery, free_port, signed, tweet
+from deskkit import delivery, free_port, signed, tweet
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO)}
+    return dict(os.environ)
 
 
 def test_serve_is_registered_in_the_chirpdesk_cli() -> None:
-    from sim.cli import COMMANDS, build_parser
+    from chirpdesk.sim.cli import COMMANDS, build_parser
 
-    assert "desk.cli" in COMMANDS
+    assert "chirpdesk.desk.cli" in COMMANDS
     args = build_parser().parse_args(["serve", "--port", "9999", "--db", "x.sqlite3"])
     assert (args.port, args.db) == (9999, "x.sqlite3") and callable(args.func)
 
 
 def test_bad_db_is_one_line_error_exit_2(tmp_path) -> None:
-    r = subprocess.run([sys.executable, "-m", "sim", "serve", "--db", "mysql://x/y"], cwd=tmp_path,
+    r = subprocess.run([sys.executable, "-m", "chirpdesk.sim", "serve", "--db", "mysql://x/y"], cwd=tmp_path,
                        env=_env(), capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert r.stderr.strip().startswith("chirpdesk: error: --db") and len(r.stderr.strip().splitlines()) == 1
@@ -36,7 +36,7 @@ def test_zero_config_serve_then_graceful_shutdown_keeps_acked_data(tmp_path) -> 
     port = free_port()
     env = {**_env(), "CHIRPDESK_SECRET": "s"}
     env.pop("CHIRPDESK_DB", None)
-    proc = subprocess.Popen([sys.executable, "-m", "desk", "serve", "--port", str(port)], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "chirpdesk.desk", "serve", "--port", str(port)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

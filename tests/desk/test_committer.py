@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from desk.committer import CommitProcess, CommitProcessLost, decode_batch, encode_batch
-from desk.config import DeskConfig
-from desk.ingest import (
+from chirpdesk.desk.committer import CommitProcess, CommitProcessLost, decode_batch, encode_batch
+from chirpdesk.desk.config import DeskConfig
+from chirpdesk.desk.ingest import (
     CommitError,
     Results,
     Transaction,
@@ -23,11 +23,11 @@ from desk.ingest import (
     encode_results,
     store_bodies,
 )
-from desk.metrics import Metrics
-from desk.schema import InvalidInput
-from desk.storage import open_storage
-from desk.storage_base import Brand, IngestResult
-from desk.writer import GroupCommitWriter
+from chirpdesk.desk.metrics import Metrics
+from chirpdesk.desk.schema import InvalidInput
+from chirpdesk.desk.storage import open_storage
+from chirpdesk.desk.storage_base import Brand, IngestResult
+from chirpdesk.desk.writer import GroupCommitWriter
 from deskkit import BRAND_ID, DeskServer, delivery, signed, tweet
 
 
@@ -210,8 +210,8 @@ def test_kill_dash_nine_of_the_desk_ends_its_commit_process(
 
 
 def test_writer_setting_is_checked() -> None:
-    from desk.config import config_from_env
-    from sim.errors import ChirpdeskError
+    from chirpdesk.desk.config import config_from_env
+    from chirpdesk.sim.errors import ChirpdeskError
 
     assert config_from_env({"CHIRPDESK_WRITER": "thread"}).writer == "thread"
     with pytest.raises(ChirpdeskError, match="CHIRPDESK_WRITER.*process, thread"):

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from desk.config import DeskConfig
-from desk.schema import parse_delivery
-from desk.storage import open_storage
-from desk.storage_base import Brand, QueueOrder, Storage
+from chirpdesk.desk.config import DeskConfig
+from chirpdesk.desk.schema import parse_delivery
+from chirpdesk.desk.storage import open_storage
+from chirpdesk.desk.storage_base import Brand, QueueOrder, Storage
 from deskkit import BRAND_ID, REPO, Desk, DeskServer, delivery, next_id, tweet
 
 # Five waiting conversations (author id -> what it is). Times are seconds before "now":
@@ -121,8 +121,8 @@ def test_flags_configure_the_order_and_bad_values_are_one_line_errors(
         ([], {"CHIRPDESK_FOLLOWUPS_FIRST": "sometimes"},
          "chirpdesk: error: CHIRPDESK_FOLLOWUPS_FIRST: got 'sometimes', expected true or false"),
     ):
-        r = subprocess.run([sys.executable, "-m", "desk", "serve", "--db", make_db("sqlite"), *args],
-                           cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), **env},
+        r = subprocess.run([sys.executable, "-m", "chirpdesk.desk", "serve", "--db", make_db("sqlite"), *args],
+                           cwd=REPO, env={**os.environ, **env},
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 2 and needle in r.stderr, r.stderr
 
@@ -279,7 +279,7 @@ def test_a_customers_open_conversation_is_found_by_the_partial_index_without_a_s
     # Every customer message looks up its author's open conversation: it must be a probe of
     # conversations_open_author by author, not a scan of the waiting queue, however
     # many conversations are waiting.
-    from desk.storage_base import _AUTHOR_OPEN_CONV
+    from chirpdesk.desk.storage_base import _AUTHOR_OPEN_CONV
 
     st = _storage(make_db(backend), QueueOrder())
     st.open()

@@ -8,15 +8,15 @@ import hmac
 
 import pytest
 
-from desk.config import DeskConfig, config_from_env, config_to_env, parse_agents
-from desk.metrics import Histogram, percentile
-from desk.schema import InvalidInput, parse_delivery
-from desk.signature import crc_response, sign, verify
-from desk.storage import describe_db
-from desk.triage import triage
+from chirpdesk.desk.config import DeskConfig, config_from_env, config_to_env, parse_agents
+from chirpdesk.desk.metrics import Histogram, percentile
+from chirpdesk.desk.schema import InvalidInput, parse_delivery
+from chirpdesk.desk.signature import crc_response, sign, verify
+from chirpdesk.desk.storage import describe_db
+from chirpdesk.desk.triage import triage
+from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_CLASSES, TWEET_KINDS
 from deskkit import tweet
-from sim.errors import ChirpdeskError
-from sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_CLASSES, TWEET_KINDS
 
 
 @pytest.mark.parametrize(

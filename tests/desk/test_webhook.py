@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from desk.config import WRITERS
-from desk.signature import sign
+from chirpdesk.desk.config import WRITERS
+from chirpdesk.desk.signature import sign
 from deskkit import (
     BRAND_ID,
     BRAND_NAME,

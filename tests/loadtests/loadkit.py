@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args: str, timeout: float = 150.0) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m sim.cli ARGS`` from the repository (a fresh process: no gevent here)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], cwd=REPO, env=env, text=True,
+    """Run ``python -m chirpdesk.sim.cli ARGS`` from the repository (a fresh process: no gevent here)."""
+    return subprocess.run([sys.executable, "-m", "chirpdesk.sim.cli", *args], cwd=REPO, text=True,
                           capture_output=True, timeout=timeout)

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from loadtests.cli import desk_order_flags
-from loadtests.plan import Settings, build_plan
-from loadtests.report import SLA_Z, compare
+from chirpdesk.loadtests.cli import desk_order_flags
+from chirpdesk.loadtests.plan import Settings, build_plan
+from chirpdesk.loadtests.report import SLA_Z, compare
 
 STORM = "scenarios/outage-storm.toml"
 

@@ -11,9 +11,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_sim_desk_and_loadtest_cli_do_not_import_locust_or_gevent() -> None:
     code = (
-        "import sys, sim, sim.cli, desk, desk.cli, desk.app, loadtests, loadtests.cli, loadtests.payloads, "
-        "loadtests.report, loadtests.plan\n"
-        "sim.cli.build_parser()\n"
+        "import sys, chirpdesk.sim, chirpdesk.sim.cli, chirpdesk.desk, chirpdesk.desk.cli, chirpdesk.desk.app, "
+        "chirpdesk.loadtests, chirpdesk.loadtests.cli, chirpdesk.loadtests.payloads, "
+        "chirpdesk.loadtests.report, chirpdesk.loadtests.plan\n"
+        "chirpdesk.sim.cli.build_parser()\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent', 'geventhttpclient'))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"

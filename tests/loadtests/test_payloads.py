@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from desk.schema import CREATED_AT_FORMAT, InvalidInput, parse_delivery
-from desk.signature import SIGNATURE_HEADER, verify
-from desk.triage import classify_kind
-from loadtests.payloads import Payloads, sign, x_time
-from loadtests.plan import parse_tweet_id, tweet_id
-from sim.vocabulary import FAIL_TAG, TWEET_KINDS
+from chirpdesk.desk.schema import CREATED_AT_FORMAT, InvalidInput, parse_delivery
+from chirpdesk.desk.signature import SIGNATURE_HEADER, verify
+from chirpdesk.desk.triage import classify_kind
+from chirpdesk.loadtests.payloads import Payloads, sign, x_time
+from chirpdesk.loadtests.plan import parse_tweet_id, tweet_id
+from chirpdesk.sim.vocabulary import FAIL_TAG, TWEET_KINDS
 
 SECRET = "payload-secret"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadtests.plan import LEAD_S, TAIL_S, Settings, build_plan
-from sim.arrivals import generate_arrivals
-from sim.loader import load_scenario
+from chirpdesk.loadtests.plan import LEAD_S, TAIL_S, Settings, build_plan
+from chirpdesk.sim.arrivals import generate_arrivals
+from chirpdesk.sim.loader import load_scenario
 
 STORM = "scenarios/outage-storm.toml"
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from loadkit import run_cli
 
 pytestmark = pytest.mark.slow

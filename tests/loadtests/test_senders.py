@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.report import check_senders
-from sim.errors import ChirpdeskError
+from chirpdesk.loadtests.report import check_senders
+from chirpdesk.sim.errors import ChirpdeskError
 
 
 def _run(tmp_path: Path, pids: list[int], *, written: list[int], acknowledged: bool = True,

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import json, time
-from loadtests.shapes import ScenarioShape, StepShape, SpikeShape
+from chirpdesk.loadtests.shapes import ScenarioShape, StepShape, SpikeShape
 out = {}
 for cls in (ScenarioShape, StepShape, SpikeShape):
     shape = cls()
@@ -27,8 +27,7 @@ print(json.dumps(out))
 
 
 def test_shape_ticks() -> None:
-    env = {**os.environ, "CHIRPDESK_SCENARIO": "scenarios/outage-storm.toml", "CHIRPDESK_AGENTS": "a:tok12345,b:tok67890",
-           "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "CHIRPDESK_SCENARIO": "scenarios/outage-storm.toml", "CHIRPDESK_AGENTS": "a:tok12345,b:tok67890"}
     proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     ticks = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -28,7 +28,7 @@ STUDY_RUN = ["scenarios/adoption-2011-2016.toml", "--policy", "fixed,erlang", "-
 
 def run_command(command: str, args: list[str], out: Path, *extra: str) -> Path:
     """Run ``chirpdesk COMMAND ARGS EXTRA --out OUT`` from the repository; returns ``out``."""
-    from sim.cli import main
+    from chirpdesk.sim.cli import main
 
     cwd = os.getcwd()
     os.chdir(ROOT)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import reportdata
 
-from reports import render_compare, render_run_report
-from reports.data import detect_kind
-from sim.cli import main
-from sim.errors import ChirpdeskError
+import reportdata
+from chirpdesk.reports import render_compare, render_run_report
+from chirpdesk.reports.data import detect_kind
+from chirpdesk.sim.cli import main
+from chirpdesk.sim.errors import ChirpdeskError
 
 
 def test_report_rerenders_from_data_files(sim_run: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,11 +6,11 @@ import json
 import math
 from pathlib import Path
 
-from reportkit import assert_healthy, cards, open_report, parse
 from scipy import stats
 
-from reports import render_compare
-from sim.cli import main
+from chirpdesk.reports import render_compare
+from chirpdesk.sim.cli import main
+from reportkit import assert_healthy, cards, open_report, parse
 
 
 def _rows(html: Path) -> dict[str, dict[str, str]]:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from reports import format as fmt
+from chirpdesk.reports import format as fmt
 
 
 @pytest.mark.parametrize("value, text", [(0.811370025019945, "81.1%"), (1.0, "100.0%"), (0.0, "0.0%"),

@@ -11,11 +11,11 @@ import math
 from pathlib import Path
 
 import pytest
-import reportdata
-from reportkit import assert_healthy, cards, open_report, parse
 
-from reports import render_run_report
-from sim.cli import main
+import reportdata
+from chirpdesk.reports import render_run_report
+from chirpdesk.sim.cli import main
+from reportkit import assert_healthy, cards, open_report, parse
 
 
 def _state(m: dict[str, float], target: float) -> str:
