@@ -284,6 +284,27 @@ class Brand:
         return bool(self.screen_name) and screen_name.lower() == (self.screen_name or "").lower()
 
 
+#: DB-API error classes that point at one delivery's data rather than at the storage: after one
+#: of these a merged transaction is retried delivery by delivery.
+_DATA_ERRORS = frozenset({"IntegrityError", "DataError", "ProgrammingError", "NotSupportedError"})
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """True when ``exc`` is the storage failing (a full disk, a lost connection, a server
+    restart, a timeout, a lock) rather than one delivery's data being refused.
+
+    Judged by the DB-API class names (sqlite3 and psycopg share them), so that neither driver
+    needs importing here; errors that are not DB-API errors (``ValueError`` from odd data, say)
+    count as the delivery's.
+    """
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "Error" not in names or names & _DATA_ERRORS:
+        return False
+    # sqlite3.Error and psycopg.Error both descend from a class named "Error"; the operational,
+    # interface, internal and plain database errors are all the storage's.
+    return bool(names & {"OperationalError", "InterfaceError", "InternalError", "DatabaseError"})
+
+
 class IngestResult(NamedTuple):
     """What one delivery did: events stored for the first time and redelivered duplicates."""
 
@@ -381,16 +402,35 @@ class Storage(ABC):
         return conn.execute(text, params)
 
     def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return fn(self._conn(), *args)
+        try:
+            return fn(self._conn(), *args)
+        except Exception as exc:
+            if is_storage_fault(exc):
+                self._drop_connection()  # a broken connection is never reused: the next call reconnects
+            raise
+
+    def _drop_connection(self) -> None:
+        """Close and forget the calling thread's connection (after a storage fault: a server
+        restart, a lost connection or a full disk can leave it broken or mid-transaction)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._connections_lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        with contextlib.suppress(Exception):  # it may be broken already; closing rolls back
+            conn.close()
 
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` here, on the calling thread's own connection.
 
         Only the group-commit writer (the commit process, or the writer thread of
         :mod:`chirpdesk.desk.writer`) calls this, so all webhook writes of a desk process share one
-        connection and one transaction per batch.
+        connection and one transaction per batch. After a storage fault (:func:`is_storage_fault`)
+        the connection is dropped, so the next call reconnects.
         """
-        return fn(self._conn(), *args)
+        return self._call(fn, *args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` on the pool (agent, stats and admin calls)."""
@@ -442,21 +482,37 @@ class Storage(ABC):
         try:
             with self._transaction(conn):
                 flat = [self._ingest_one(conn, d, brand, influencer_followers, now) for d, now in items]
-        except Exception:
-            if len(items) == 1:
-                raise
-            flat = []
-            for delivery, now in items:
-                try:
-                    with self._transaction(conn):
-                        flat.append(self._ingest_one(conn, delivery, brand, influencer_followers, now))
-                except Exception as exc:  # noqa: BLE001 - reported to that delivery's request
-                    flat.append(exc)
+        except Exception as exc:
+            if len(items) == 1 or is_storage_fault(exc):
+                raise  # the storage failed, not a delivery: retrying each one would fail alike
+            flat = self._ingest_each(conn, items, brand, influencer_followers)
+        if len(flat) != len(items):  # never answer a delivery with another one's result
+            raise RuntimeError(f"{len(flat)} results for {len(items)} deliveries")
         results, start = [], 0
         for deliveries, _ in batches:
             results.append(flat[start:start + len(deliveries)])
             start += len(deliveries)
         return results
+
+    def _ingest_each(
+        self, conn: Any, items: list[tuple[Delivery, float]], brand: Brand, influencer_followers: int,
+    ) -> list[IngestResult | BaseException]:
+        """Each delivery in its own transaction (after a merged transaction failed on one of
+        them): one result per delivery. A result is taken only once its transaction has
+        committed; after a storage fault the rest fail with it, untried."""
+        flat: list[IngestResult | BaseException] = []
+        for delivery, now in items:
+            try:
+                with self._transaction(conn):
+                    result = self._ingest_one(conn, delivery, brand, influencer_followers, now)
+            except Exception as exc:  # noqa: BLE001 - reported to that delivery's request
+                if is_storage_fault(exc):
+                    self._drop_connection()
+                    return flat + [exc] * (len(items) - len(flat))
+                flat.append(exc)
+            else:
+                flat.append(result)
+        return flat
 
     def _ingest_one(
         self, conn: Any, delivery: Delivery, brand: Brand, influencer_followers: int, now: float

@@ -9,6 +9,7 @@ failing, and the atomic claim ``UPDATE`` keeps claims exclusive across them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -55,10 +56,19 @@ class SQLiteStorage(Storage):
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite rolls back by itself after some errors (a full disk)
+                with contextlib.suppress(sqlite3.Error):  # the original error is the one to report
+                    conn.execute("ROLLBACK")
             raise
-        else:
+        try:
             conn.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT (disk full, I/O error) may leave the transaction open: end it, so
+            # that nothing of it can be committed later by another transaction on this connection.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
 
     def _types(self) -> dict[str, str]:
         return {"pk": "INTEGER PRIMARY KEY AUTOINCREMENT", "float": "REAL", "bigint": "INTEGER"}
