@@ -59,8 +59,9 @@ _BATCH = struct.Struct("!dI")
 _BODY = struct.Struct("!I")
 #: The child's first frame once its database connection is open.
 _READY = b"ready"
-#: Seconds :meth:`CommitProcess.close` waits for the child to finish before killing it.
-CLOSE_TIMEOUT = 10.0
+#: Seconds :meth:`CommitProcess.close` waits for the child to finish before killing it (part of
+#: the desk's shutdown bound, :data:`chirpdesk.desk.server.SHUTDOWN_SECONDS`).
+CLOSE_TIMEOUT = 5.0
 #: Least seconds between two starts of a child (a child that dies at once is not restarted in a
 #: tight loop).
 RESPAWN_SECONDS = 1.0
@@ -148,6 +149,11 @@ class CommitProcess:
     def pid(self) -> int | None:
         """The child's process id, ``None`` when none is running."""
         return self._proc.pid if self._proc is not None and self._channel is not None else None
+
+    @property
+    def alive(self) -> bool:
+        """A child is connected (or being started for batches that are waiting)."""
+        return not self._closed and (self._channel is not None or self._spawning is not None)
 
     async def start(self, loop: asyncio.AbstractEventLoop, done: Done) -> None:
         """Start the child and wait until its database connection is open."""

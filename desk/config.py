@@ -20,6 +20,7 @@ re-import the app, see the same settings as the parent:
 ``CHIRPDESK_DB_POOL``               database connections for agent/stat requests (default 4)
 ``CHIRPDESK_SQLITE_SYNCHRONOUS``    SQLite ``synchronous`` pragma: FULL (default) or NORMAL
 ``CHIRPDESK_WRITE_DELAY``           extra seconds per group commit, to rehearse a slow disk
+``CHIRPDESK_SQLITE_MAX_PAGES``      cap the SQLite file at this many pages (0: no cap): a quota, or a disk-full drill
 ``CHIRPDESK_PRIORITY_RULE``         claim order: ``influencer_fail`` (default) or ``fifo``
 ``CHIRPDESK_FOLLOWUPS_FIRST``       ``true`` (default) or ``false``: follow-ups ahead of new tweets
 ``CHIRPDESK_WRITER``                group commits in a child ``process`` (default) or a ``thread``
@@ -57,6 +58,7 @@ ENV_VARS: dict[str, str] = {
     "db_pool": "CHIRPDESK_DB_POOL",
     "sqlite_synchronous": "CHIRPDESK_SQLITE_SYNCHRONOUS",
     "write_delay": "CHIRPDESK_WRITE_DELAY",
+    "sqlite_max_pages": "CHIRPDESK_SQLITE_MAX_PAGES",
     "priority_rule": "CHIRPDESK_PRIORITY_RULE",
     "followups_first": "CHIRPDESK_FOLLOWUPS_FIRST",
     "writer": "CHIRPDESK_WRITER",
@@ -103,6 +105,9 @@ class DeskConfig:
     sqlite_synchronous: str = "FULL"
     #: Artificial extra seconds per group commit (capacity drills; keep 0 in production).
     write_delay: float = 0.0
+    #: SQLite ``PRAGMA max_page_count`` on every connection (0: SQLite's own limit). A quota that
+    #: keeps the desk from filling a shared disk, and the portable way to rehearse a full one.
+    sqlite_max_pages: int = 0
     #: Claim order between classes, as a scenario's ``[handling] priority``
     #: (:data:`chirpdesk.sim.vocabulary.PRIORITY_RULES`): ``influencer_fail`` serves ``fail`` (``#fail`` or
     #: outage report), then ``influencer``, then ``normal``; ``fifo`` ignores the priority class.
@@ -139,6 +144,7 @@ class DeskConfig:
             ("sqlite_synchronous", self.sqlite_synchronous in ("FULL", "NORMAL", "EXTRA"),
              "FULL, NORMAL or EXTRA"),
             ("write_delay", self.write_delay >= 0, "a number >= 0 (seconds)"),
+            ("sqlite_max_pages", self.sqlite_max_pages >= 0, "an integer >= 0 (pages; 0: no cap)"),
             ("priority_rule", self.priority_rule in PRIORITY_RULES, "one of " + ", ".join(PRIORITY_RULES)),
             ("followups_first", isinstance(self.followups_first, bool), "true or false"),
             ("writer", self.writer in WRITERS, "one of " + ", ".join(WRITERS)),

@@ -19,6 +19,11 @@ from starlette.types import Receive, Scope, Send
 
 log = logging.getLogger("desk")
 
+#: Seconds a client is told to wait (``Retry-After``) after a 429 or 503.
+RETRY_AFTER_SECONDS = 1
+#: The ``Retry-After`` header of every 429 and 503.
+RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
 
 class JSONResponse(Response):
     """``application/json`` response serialised with orjson (fast, and strict about NaN)."""
@@ -204,6 +209,14 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:
-    """Last resort: log the bug and answer a JSON 500 (tests assert this never happens)."""
+    """Last resort: a storage fault (the database down, the disk full) is a 503 with
+    ``Retry-After``; anything else is a bug, logged and answered with a JSON 500 (tests assert
+    this never happens)."""
+    from chirpdesk.desk.storage_base import is_storage_fault  # http is imported by storage users
+
+    if is_storage_fault(exc):
+        log.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"error": f"storage unavailable, retry later ({type(exc).__name__})"},
+                            status_code=503, headers=RETRY)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"error": "internal error"}, status_code=500)

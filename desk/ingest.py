@@ -23,13 +23,20 @@ from chirpdesk.desk.storage_base import Brand, IngestResult, Storage
 Result = IngestResult | BaseException
 #: One result per delivery of a batch, in order.
 Results = list[Result]
-#: A committed transaction: how many deliveries it held and how long it took (s).
+#: A committed transaction: how many deliveries it held and how long it took (s). The batches of
+#: a transaction but its last carry ``(0, 0.0)``; a batch that nothing committed carries ``None``.
 Transaction = tuple[int, float]
 _B = TypeVar("_B", bound=tuple[Sequence[Any], float])
 
 
 class CommitError(RuntimeError):
     """A delivery's commit failed (the message says why); its request gets a 503."""
+
+
+#: The body of the group-commit writer's storage probe: not JSON, so never a delivery. It writes
+#: a heartbeat row (:meth:`chirpdesk.desk.storage_base.Storage.heartbeat`) in its transaction and
+#: is answered ``IngestResult(0, 0)`` once that has committed.
+PROBE = b"\x00chirpdesk-probe"
 
 
 def parse_body(body: bytes | memoryview) -> Delivery:
@@ -51,10 +58,21 @@ def store_bodies(
     Returns, per batch, one :data:`Result` per body. Invalid bodies and deliveries without
     tweets or DMs (follows, likes...) touch nothing.
     """
-    parsed: list[list[Delivery | InvalidInput]] = []
+    return _store(storage, batches, brand, influencer_followers)[0]
+
+
+def _store(
+    storage: Storage, batches: Sequence[tuple[Sequence[bytes | memoryview], float]], brand: Brand,
+    influencer_followers: int,
+) -> tuple[list[Results], bool]:
+    """:func:`store_bodies`, and whether a write transaction committed."""
+    parsed: list[list[Delivery | InvalidInput | None]] = []  # None: a probe
     for bodies, _ in batches:
-        row: list[Delivery | InvalidInput] = []
+        row: list[Delivery | InvalidInput | None] = []
         for body in bodies:
+            if body == PROBE:
+                row.append(None)
+                continue
             try:
                 row.append(parse_body(body))
             except InvalidInput as exc:
@@ -64,11 +82,15 @@ def store_bodies(
         ([d for d in row if isinstance(d, Delivery) and d.event_count], now)
         for row, (_, now) in zip(parsed, batches, strict=True)
     ]
+    probe = next((now for row, (_, now) in zip(parsed, batches, strict=True) if None in row), None)
     stored: list[Results]
-    if any(deliveries for deliveries, _ in work):
+    failed: BaseException | None = None
+    wrote = probe is not None or any(deliveries for deliveries, _ in work)
+    if wrote:
         try:
-            stored = storage.write_sync(storage.ingest_batches, work, brand, influencer_followers)
+            stored = storage.write_sync(storage.ingest_batches, work, brand, influencer_followers, probe)
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
+            failed, wrote = exc, False
             stored = [[exc] * len(deliveries) for deliveries, _ in work]
     else:
         stored = [[] for _ in work]
@@ -76,12 +98,13 @@ def store_bodies(
     for row, results in zip(parsed, stored, strict=True):
         taken = iter(results)
         answers.append([
-            item if isinstance(item, InvalidInput)
+            (failed or IngestResult(0, 0)) if item is None
+            else item if isinstance(item, InvalidInput)
             else next(taken) if item.event_count
             else IngestResult(0, 0)
             for item in row
         ])
-    return answers
+    return answers, wrote
 
 
 def encode_results(results: Results, transaction: Transaction | None = None) -> bytes:
@@ -146,12 +169,16 @@ def store_timed(
     storage: Storage, batches: Sequence[tuple[Sequence[bytes | memoryview], float]], brand: Brand,
     influencer_followers: int,
 ) -> list[tuple[Results, Transaction | None]]:
-    """:func:`store_bodies`, never raising, with the transaction attached to the last batch."""
+    """:func:`store_bodies`, never raising, with the transaction attached to the last batch
+    (``(0, 0.0)`` to the others) when it committed, ``None`` throughout when nothing was."""
     started = time.perf_counter()
     answers: list[Results]
     try:
-        answers = store_bodies(storage, batches, brand, influencer_followers)
+        answers, committed = _store(storage, batches, brand, influencer_followers)
     except Exception as exc:  # noqa: BLE001 - every waiting request must hear about it
-        answers = [[exc] * len(bodies) for bodies, _ in batches]
-    transaction = (sum(len(bodies) for bodies, _ in batches), time.perf_counter() - started)
-    return [(results, transaction if i == len(answers) - 1 else None) for i, results in enumerate(answers)]
+        answers, committed = [[exc] * len(bodies) for bodies, _ in batches], False
+    if not committed:
+        return [(results, None) for results in answers]
+    # The transaction goes with its last batch; the others get (0, 0.0), "committed, counted later".
+    transaction = (sum(map(len, answers)), time.perf_counter() - started)
+    return [(results, transaction if i == len(answers) - 1 else (0, 0.0)) for i, results in enumerate(answers)]

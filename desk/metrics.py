@@ -29,6 +29,8 @@ _HELP: dict[str, tuple[str, str]] = {
     "chirpdesk_duplicates_total": ("counter", "Redelivered events acknowledged but not stored again."),
     "chirpdesk_rejected_total": ("counter", "Requests refused, by reason."),
     "chirpdesk_commit_errors_total": ("counter", "Deliveries whose group commit failed."),
+    "chirpdesk_commit_failures_total": ("counter", "Group-commit batches that failed on the storage."),
+    "chirpdesk_storage_healthy": ("gauge", "1 while commits succeed, 0 while they fail (see /healthz)."),
     "chirpdesk_group_commits_total": ("counter", "Group-commit transactions."),
     "chirpdesk_write_queue_depth": ("gauge", "Deliveries waiting for the group-commit writer."),
     "chirpdesk_queue_depth": ("gauge", "Conversations waiting for an agent."),
@@ -132,7 +134,7 @@ class Metrics:
         self.commit_seconds = Histogram(ACK_BUCKETS)
         for name in ("chirpdesk_deliveries_total", "chirpdesk_ingested_total",
                      "chirpdesk_duplicates_total", "chirpdesk_group_commits_total",
-                     "chirpdesk_commit_errors_total"):
+                     "chirpdesk_commit_errors_total", "chirpdesk_commit_failures_total"):
             self.counters[(name, ())] = 0
 
     def inc(self, name: str, amount: float = 1, **labels: str) -> None:
@@ -164,11 +166,13 @@ class Metrics:
     def render(
         self,
         write_queue_depth: int,
-        by_status: dict[str, int],
-        escalations: dict[str, int],
+        by_status: dict[str, int] | None,
+        escalations: dict[str, int] | None,
         first_response_seconds: Sequence[float],
+        storage_healthy: bool = True,
     ) -> str:
-        """The full exposition text, including gauges/histograms derived from the database."""
+        """The full exposition text, including gauges/histograms derived from the database
+        (``by_status``/``escalations`` ``None``: the database did not answer, left out)."""
         out: list[str] = []
         emitted: set[str] = set()
 
@@ -187,16 +191,20 @@ class Metrics:
             header(name)
             label_text = ",".join(f'{k}="{v}"' for k, v in labels)
             out.append(f"{name}{{{label_text}}} {_num(value)}" if labels else f"{name} {_num(value)}")
+        header("chirpdesk_storage_healthy")
+        out.append(f"chirpdesk_storage_healthy {int(storage_healthy)}")
         header("chirpdesk_write_queue_depth")
         out.append(f"chirpdesk_write_queue_depth {write_queue_depth}")
-        header("chirpdesk_queue_depth")
-        out.append(f"chirpdesk_queue_depth {by_status.get('waiting', 0)}")
-        header("chirpdesk_conversations")
-        for status, count in sorted(by_status.items()):
-            out.append(f'chirpdesk_conversations{{status="{status}"}} {count}')
-        header("chirpdesk_escalations_total")
-        for target, count in sorted(escalations.items()):
-            out.append(f'chirpdesk_escalations_total{{target="{target}"}} {count}')
+        if by_status is not None:
+            header("chirpdesk_queue_depth")
+            out.append(f"chirpdesk_queue_depth {by_status.get('waiting', 0)}")
+            header("chirpdesk_conversations")
+            for status, count in sorted(by_status.items()):
+                out.append(f'chirpdesk_conversations{{status="{status}"}} {count}')
+        if escalations is not None:
+            header("chirpdesk_escalations_total")
+            for target, count in sorted(escalations.items()):
+                out.append(f'chirpdesk_escalations_total{{target="{target}"}} {count}')
         for name, hist in (
             ("chirpdesk_ack_seconds", self.ack),
             ("chirpdesk_group_commit_size", self.batch_size),

@@ -13,32 +13,53 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chirpdesk.desk.http import JSONResponse, Problem
+from chirpdesk.desk.http import RETRY, JSONResponse, Problem
 from chirpdesk.desk.metrics import summarise
 from chirpdesk.desk.state import DeskState
+from chirpdesk.desk.storage_base import is_storage_fault
 
 
 async def healthz(request: Request) -> Response:
-    """200 ``{"status": "ok", ...}`` when the database answers, else 503."""
+    """200 ``{"status": "ok", ...}`` while commits succeed and the database answers; 503
+    ``{"status": "unhealthy", "reason": ...}`` while commits fail (a full disk, a lost
+    database, a commit process that is down) or the database does not answer."""
     state: DeskState = request.app.state.desk
-    try:
-        await state.storage.read(state.storage.ping)
-    except Exception as exc:  # noqa: BLE001 - any database failure means "unhealthy"
-        return JSONResponse({"status": "unhealthy", "error": str(exc)}, status_code=503)
-    return JSONResponse({
-        "status": "ok",
+    health = state.writer.health.report()
+    body = {
         "backend": state.storage.backend,
         "write_queue_depth": state.writer.depth,
         "uptime_seconds": round(time.time() - state.started_at, 3),
-    })
+        "failed_commits": health.failed_commits,
+    }
+    if not health.healthy:
+        return JSONResponse({"status": "unhealthy", "reason": f"commits failing: {health.reason}",
+                             "since_seconds": round(health.since_seconds, 3), **body},
+                            status_code=503, headers=RETRY)
+    try:
+        await state.storage.read(state.storage.ping)
+    except Exception as exc:  # noqa: BLE001 - any database failure means "unhealthy"
+        return JSONResponse({"status": "unhealthy", "reason": f"database does not answer: {exc}", **body},
+                            status_code=503, headers=RETRY)
+    return JSONResponse({"status": "ok", **body})
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus text exposition of counters, queue depths and latency histograms."""
+    """Prometheus text exposition of counters, queue depths and latency histograms.
+
+    Answers even when the database does not (that is when it is needed most): the gauges read
+    from the database are then left out and ``chirpdesk_storage_healthy`` is 0.
+    """
     state: DeskState = request.app.state.desk
-    summary = await state.storage.read(state.storage.summary, time.time() - state.config.sla_seconds)
-    frts = await state.storage.read(state.storage.first_response_seconds)
-    text = state.metrics.render(state.writer.depth, summary["by_status"], summary["escalations"], frts)
+    healthy = state.writer.health.healthy
+    try:
+        summary = await state.storage.read(state.storage.summary, time.time() - state.config.sla_seconds)
+        frts = await state.storage.read(state.storage.first_response_seconds)
+    except Exception as exc:  # noqa: BLE001 - the process's own metrics are still worth serving
+        if not is_storage_fault(exc):
+            raise
+        summary, frts, healthy = None, [], False
+    text = state.metrics.render(state.writer.depth, summary and summary["by_status"],
+                                summary and summary["escalations"], frts, storage_healthy=healthy)
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -17,14 +17,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope
 
-from chirpdesk.desk.http import JSONResponse, Problem, header_bytes, log, read_body_raw
+from chirpdesk.desk.http import (
+    RETRY,
+    RETRY_AFTER_SECONDS,
+    JSONResponse,
+    Problem,
+    header_bytes,
+    log,
+    read_body_raw,
+)
 from chirpdesk.desk.schema import InvalidInput
 from chirpdesk.desk.signature import SIGNATURE_HEADER, crc_response, verify
 from chirpdesk.desk.state import DeskState
 from chirpdesk.desk.writer import Saturated, Stopped
 
-#: Seconds a client should wait before retrying after a 429/503.
-RETRY_AFTER_SECONDS = 1
 
 
 async def crc(request: Request) -> Response:
@@ -41,7 +47,7 @@ WEBHOOK_PATH = "/webhooks/twitter"
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.encode("ascii")
 _RETRY_HEADERS = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode("ascii"))]
-_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+_RETRY = RETRY
 _REJECT_REASONS = {400: "invalid", 401: "signature", 413: "too_large"}
 
 
@@ -79,8 +85,10 @@ async def deliver(app: Any, scope: Scope, receive: Receive) -> tuple[int, bytes,
         # Not committed in time: say so (no 200), and X's redelivery will be idempotent.
         metrics.reject("timeout")
         raise Problem(503, "commit did not finish in time, retry later", None, _RETRY) from None
-    except Exception:
-        log.exception("group commit failed")
+    except Exception as exc:
+        # Logged once per failure episode by the writer's health (chirpdesk.desk.health), not
+        # once per request: a full disk must not also fill the log.
+        log.debug("delivery not committed: %r", exc)
         metrics.reject("storage")
         raise Problem(503, "storage unavailable, retry later", None, _RETRY) from None
     if not result.stored and not result.duplicates:

@@ -1,19 +1,34 @@
 """Run the desk under uvicorn (uvloop + httptools when installed).
 
-Graceful shutdown: on SIGTERM/SIGINT uvicorn stops accepting connections, lets in-flight
-requests finish (up to ``graceful_seconds``), then runs the app's lifespan shutdown, which
-flushes the group-commit queue and closes the database.
+Graceful shutdown, bounded: on SIGTERM/SIGINT uvicorn stops accepting connections and lets
+in-flight requests finish (up to :data:`GRACEFUL_SECONDS`; a delivery waits for its commit at
+most ``ack_timeout``, then gets 503), then the app's lifespan shutdown commits what is queued
+(up to :data:`chirpdesk.desk.state.DRAIN_SECONDS`, the rest answered 503) and closes the commit
+process and the database. Whatever the storage does (a full disk, a database that is gone), the
+process exits within :data:`SHUTDOWN_SECONDS` of the signal: past that, a watchdog thread ends
+it. A 200 was only ever sent for a committed delivery, so nothing acknowledged is lost either
+way. A clean stop exits 0.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from types import FrameType
 from typing import Any
 
 from chirpdesk.desk.config import DeskConfig, config_to_env
 
 #: Seconds uvicorn waits for in-flight requests at shutdown (X waits at most 10 s for an ack).
-GRACEFUL_SECONDS = 15
+GRACEFUL_SECONDS = 10
+#: Seconds from SIGTERM to the process's exit, at most (graceful requests, queue drain, commit
+#: process and database close, with room to spare).
+SHUTDOWN_SECONDS = 30
+#: Exit code when the watchdog had to end a shutdown that overran :data:`SHUTDOWN_SECONDS`.
+EXIT_SHUTDOWN_OVERRAN = 70
+
+log = logging.getLogger("desk")
 
 
 def serve(
@@ -50,7 +65,31 @@ def run_app(
     """
     import uvicorn
 
-    uvicorn.run(
+    config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
+    _bounded_server(config).run()
+
+
+def _overran() -> None:
+    log.error("shutdown took longer than %d s; exiting now", SHUTDOWN_SECONDS)
+    logging.shutdown()
+    os._exit(EXIT_SHUTDOWN_OVERRAN)
+
+
+def _bounded_server(config: Any) -> Any:
+    """uvicorn's server, with a bound on how long a shutdown may take and exit code 0 for a
+    clean one (uvicorn re-raises the signal after its shutdown, which exits -15)."""
+    import uvicorn
+
+    class BoundedServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if not self.should_exit:  # the first signal starts the clock
+                timer = threading.Timer(SHUTDOWN_SECONDS, _overran)
+                timer.daemon = True
+                timer.start()
+            super().handle_exit(sig, frame)
+            self._captured_signals.clear()  # handled here: exit normally once drained
+
+    return BoundedServer(config)

@@ -19,6 +19,11 @@ from chirpdesk.desk.writer import Committer, GroupCommitWriter, ThreadCommitter
 
 log = logging.getLogger("desk")
 
+#: Seconds the shutdown waits for queued deliveries to commit before answering them 503.
+DRAIN_SECONDS = 5.0
+#: Seconds the shutdown waits for database calls still running (a hung query, a lock).
+CLOSE_SECONDS = 3.0
+
 
 def token_hash(token: str) -> str:
     """SHA-256 hex of a bearer token: the database never stores tokens themselves."""
@@ -58,9 +63,16 @@ class DeskState:
         log.info("desk ready: %s backend, %d configured agents", self.storage.backend, len(self.config.agents))
 
     async def stop(self) -> None:
-        """Commit everything still queued, then close the database."""
-        await self.writer.stop()
-        await asyncio.get_running_loop().run_in_executor(None, self.storage.close)
+        """Commit what is still queued (for at most :data:`DRAIN_SECONDS`; the rest is answered
+        503), then close the database (waiting at most :data:`CLOSE_SECONDS` for calls still
+        running on it): a shutdown is bounded whatever the storage is doing."""
+        await self.writer.stop(DRAIN_SECONDS)
+        closing = asyncio.get_running_loop().run_in_executor(None, self.storage.close)
+        try:
+            await asyncio.wait_for(closing, CLOSE_SECONDS)
+        except TimeoutError:
+            log.error("shutdown: database calls still running after %.0f s; exiting without them", CLOSE_SECONDS)
+            return
         log.info("desk stopped: write queue flushed")
 
     async def agent_for(self, token: str) -> tuple[int, str] | None:

@@ -36,4 +36,5 @@ def open_storage(config: DeskConfig) -> Storage:
         return PostgresStorage(target, pool_size=config.db_pool, order=order)
     from chirpdesk.desk.storage_sqlite import SQLiteStorage
 
-    return SQLiteStorage(target, pool_size=config.db_pool, synchronous=config.sqlite_synchronous, order=order)
+    return SQLiteStorage(target, pool_size=config.db_pool, synchronous=config.sqlite_synchronous, order=order,
+                         max_pages=config.sqlite_max_pages)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -131,7 +132,17 @@ SCHEMA_TEMPLATE: tuple[str, ...] = (
         note TEXT,
         created_at {float} NOT NULL
     )""",
+    # The writer's storage probe (Storage.heartbeat): the last successful probe, with a page's
+    # worth of text so that a probe needs the room a tweet does.
+    """CREATE TABLE IF NOT EXISTS desk_heartbeat (
+        id {pk},
+        at {float} NOT NULL,
+        room TEXT NOT NULL
+    )""",
 )
+
+#: Characters of incompressible text a heartbeat row holds (about one database page).
+HEARTBEAT_ROOM = 4096
 
 
 #: Columns added to ``conversations`` after the first release, with their ``ALTER TABLE`` type
@@ -468,22 +479,26 @@ class Storage(ABC):
 
     def ingest_batches(
         self, conn: Any, batches: Sequence[tuple[list[Delivery], float]], brand: Brand,
-        influencer_followers: int,
+        influencer_followers: int, heartbeat: float | None = None,
     ) -> list[list[IngestResult | BaseException]]:
         """Store several batches, each ``(deliveries, received at epoch s)``, in one transaction.
 
         Returns, per batch, one result (or error) per delivery. Duplicates (same tweet id or DM
-        id) are counted, not stored again. If the transaction fails as a whole, each delivery is
-        retried in its own transaction so that one poisoned delivery cannot fail the
-        acknowledgement of the others.
+        id) are counted, not stored again. If the transaction fails on a delivery's data, each
+        delivery is retried in its own transaction so that one poisoned delivery cannot fail the
+        acknowledgement of the others; if it fails on the storage (:func:`is_storage_fault`),
+        this raises and no delivery is acknowledged. ``heartbeat`` (epoch s): also write
+        :meth:`heartbeat` in the transaction (the writer's storage probe).
         """
         items = [(delivery, now) for deliveries, now in batches for delivery in deliveries]
         flat: list[IngestResult | BaseException]
         try:
             with self._transaction(conn):
+                if heartbeat is not None:
+                    self.heartbeat(conn, heartbeat)
                 flat = [self._ingest_one(conn, d, brand, influencer_followers, now) for d, now in items]
         except Exception as exc:
-            if len(items) == 1 or is_storage_fault(exc):
+            if len(items) + (heartbeat is not None) == 1 or is_storage_fault(exc):
                 raise  # the storage failed, not a delivery: retrying each one would fail alike
             flat = self._ingest_each(conn, items, brand, influencer_followers)
         if len(flat) != len(items):  # never answer a delivery with another one's result
@@ -882,6 +897,13 @@ class Storage(ABC):
             " WHERE first_response_seconds IS NOT NULL ORDER BY first_response_at, id",
         ).fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def heartbeat(self, conn: Any, now: float) -> None:
+        """Inside the caller's transaction: write a fresh heartbeat row (a page of new data, as
+        a tweet needs) and drop the older ones; the group-commit writer's storage probe."""
+        row = self._x(conn, "INSERT INTO desk_heartbeat (at, room) VALUES (?, ?) RETURNING id",
+                      (now, secrets.token_hex(HEARTBEAT_ROOM // 2))).fetchone()
+        self._x(conn, "DELETE FROM desk_heartbeat WHERE id <> ?", (row[0],))
 
     def ping(self, conn: Any) -> bool:
         """True when the database answers a trivial query (health check)."""

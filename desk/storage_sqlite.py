@@ -28,10 +28,12 @@ class SQLiteStorage(Storage):
     backend = "sqlite"
 
     def __init__(self, path: str, pool_size: int = 4, synchronous: str = "FULL",
-                 order: QueueOrder | None = None) -> None:
+                 order: QueueOrder | None = None, max_pages: int = 0) -> None:
         super().__init__(pool_size, order)
         self.path = path
         self.synchronous = synchronous
+        #: ``PRAGMA max_page_count`` for every connection (0: SQLite's default).
+        self.max_pages = max_pages
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
 
@@ -46,6 +48,8 @@ class SQLiteStorage(Storage):
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=OFF")
+        if self.max_pages:
+            conn.execute(f"PRAGMA max_page_count={int(self.max_pages)}")
         return conn
 
     @contextmanager

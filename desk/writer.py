@@ -46,7 +46,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from chirpdesk.desk.ingest import CommitError, Results, Transaction, commit_batches
+from chirpdesk.desk.health import StorageHealth
+from chirpdesk.desk.ingest import PROBE, CommitError, Results, Transaction, commit_batches
 from chirpdesk.desk.metrics import Metrics
 from chirpdesk.desk.schema import InvalidInput
 from chirpdesk.desk.storage_base import Brand, IngestResult, Storage
@@ -66,8 +67,10 @@ class Stopped(RuntimeError):
 _Pending = tuple[bytes, "asyncio.Future[IngestResult]", float]
 _Batch = list[_Pending]
 #: Called on the event loop with the results of the oldest batch in flight, and the transaction
-#: it completed (``None`` when the same transaction goes on with the next batch, or it failed).
+#: it belonged to if that committed (``None`` if nothing was committed).
 Done = Callable[[Results, Transaction | None], None]
+#: Seconds between storage probes while the storage is unhealthy and no traffic tests it.
+PROBE_SECONDS = 1.0
 
 
 class Committer(Protocol):
@@ -89,6 +92,11 @@ class Committer(Protocol):
 
     async def close(self) -> None:
         """Release the committer once the last batch has been answered."""
+
+    @property
+    def alive(self) -> bool:
+        """False when the committer cannot take a batch right now without first restarting
+        (its commit process exited); the writer then reports the storage unhealthy."""
 
 
 class ThreadCommitter:
@@ -123,6 +131,11 @@ class ThreadCommitter:
             return
         self._queue.put(None)
         await self._finished
+
+    @property
+    def alive(self) -> bool:
+        """The thread is running."""
+        return self._finished is not None and not self._finished.done()
 
     def _run(self) -> None:
         assert self._done is not None
@@ -194,6 +207,11 @@ class GroupCommitWriter:
         self._drained: asyncio.Future[None] | None = None
         self._started = False
         self._stopping = False
+        #: Whether commits succeed (``/healthz``); see :mod:`chirpdesk.desk.health`.
+        self.health = StorageHealth()
+        #: The storage probe in flight, if any.
+        self._probe: asyncio.Future[IngestResult] | None = None
+        self._probed_at = -float("inf")
 
     @property
     def depth(self) -> int:
@@ -234,8 +252,10 @@ class GroupCommitWriter:
                 loop.call_soon(self._flush)
         return future
 
-    async def stop(self) -> None:
-        """Stop taking deliveries, commit everything already queued, then close the committer."""
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop taking deliveries, commit everything already queued (for up to ``timeout``
+        seconds: what is not committed by then is answered with an error, a 503), then close
+        the committer."""
         self._stopping = True
         if self._watchdog is not None:
             self._watchdog.cancel()
@@ -244,9 +264,21 @@ class GroupCommitWriter:
         self._hand_over()
         if self._committing:
             self._drained = self._loop.create_future()
-            await self._drained
+            try:
+                await asyncio.wait_for(asyncio.shield(self._drained), timeout)
+            except TimeoutError:
+                left = self._outstanding
+                log.error("shutdown: %d deliveries not committed within %.1f s; answering 503", left, timeout)
+                self._abandon(CommitError("the desk shut down before this delivery was committed"))
         self._started = False
         await self._committer.close()
+
+    def _abandon(self, error: BaseException) -> None:
+        """Fail every delivery not yet answered (shutdown could not wait for its commit)."""
+        for group in (*self._committing, self._pending):
+            for _, future, _ in group:
+                if not future.done():
+                    future.set_exception(error)
 
     # -- on the event loop ---------------------------------------------------------------------
 
@@ -274,10 +306,23 @@ class GroupCommitWriter:
             self._drained.set_result(None)
         metrics = self._metrics
         if transaction is not None:
-            metrics.observe_commit(*transaction)
+            self.health.committed()
+            if transaction[0]:
+                metrics.observe_commit(*transaction)
+        else:
+            fault = next((r for r in results if isinstance(r, BaseException)
+                          and not isinstance(r, InvalidInput)), None)
+            if fault is not None:
+                self.health.failed(f"{type(fault).__name__}: {fault}")
+                metrics.inc("chirpdesk_commit_failures_total")
         self._outstanding -= len(batch)
         stored = duplicates = ok = 0
         for (_, future, _), result in zip(batch, results, strict=True):
+            if future is self._probe:
+                self._probe = None
+                if not future.done():
+                    future.set_result(IngestResult(0, 0))  # nobody awaits it: its outcome is health
+                continue
             if isinstance(result, BaseException):
                 if not isinstance(result, InvalidInput):  # a bad body is the sender's problem
                     metrics.inc("chirpdesk_commit_errors_total")
@@ -293,14 +338,33 @@ class GroupCommitWriter:
             metrics.record_ingest(stored, duplicates, ok)
 
     def _watch(self) -> None:
-        """Fail the requests that have waited longer than ``ack_timeout``; re-arms itself."""
+        """Fail the requests that have waited longer than ``ack_timeout``, watch the committer
+        and probe a failing storage; re-arms itself."""
         assert self._loop is not None
         deadline = self._loop.time() - self._ack_timeout
         for group in (*self._committing, self._pending):
             for _, future, submitted in group:
                 if submitted > deadline:
                     break  # each group is oldest first
-                if not future.done():
+                if not future.done() and future is not self._probe:
                     future.set_exception(TimeoutError())
+        if not self._committer.alive and not self._stopping and self.health.healthy:
+            self.health.failed("the commit process is not running", batches=0)
+        self._maybe_probe()
         # Checked often enough that a request gives up at most 0.25 s (or an eighth) late.
         self._watchdog = self._loop.call_later(min(0.25, self._ack_timeout / 8), self._watch)
+
+    def _maybe_probe(self) -> None:
+        """While the storage is unhealthy and no delivery is testing it, send a probe (one a
+        second): a heartbeat written through the same committer and transaction path, so that
+        health recovers once the fault is cleared even without traffic."""
+        assert self._loop is not None
+        now = time.monotonic()  # the health's clock
+        if (self.health.healthy or self._stopping or self._probe is not None or self._outstanding
+                or now - max(self._probed_at, self.health.last_failure) < PROBE_SECONDS):
+            return
+        self._probed_at = now
+        self._probe = self._loop.create_future()
+        self._outstanding += 1
+        self._pending.append((PROBE, self._probe, self._loop.time()))
+        self._hand_over()

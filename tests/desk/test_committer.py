@@ -278,6 +278,8 @@ def test_an_answer_that_does_not_match_its_batch_fails_the_batch() -> None:
         async def close(self) -> None:
             pass
 
+        alive = True
+
     async def run() -> list[BaseException | None]:
         writer = GroupCommitWriter(ShortAnswers(), Metrics(), ack_timeout=5)
         await writer.start()
