@@ -32,7 +32,6 @@ from chirpdesk.desk.state import DeskState
 from chirpdesk.desk.writer import Saturated, Stopped
 
 
-
 async def crc(request: Request) -> Response:
     """Answer X's CRC challenge: ``{"response_token": "sha256=<base64 HMAC>"}``."""
     state: DeskState = request.app.state.desk
