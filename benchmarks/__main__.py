@@ -16,6 +16,7 @@ BENCHMARKS = {
     "desk": "desk endpoint ingest vs a bare endpoint",
     "loadgen": "load generator throughput",
     "memory": "peak RSS of one simulation run, in this process",
+    "overload": "desk under open-loop overload at 1x, 2x, 3x its capacity",
 }
 
 

@@ -24,6 +24,11 @@ re-import the app, see the same settings as the parent:
 ``CHIRPDESK_PRIORITY_RULE``         claim order: ``influencer_fail`` (default) or ``fifo``
 ``CHIRPDESK_FOLLOWUPS_FIRST``       ``true`` (default) or ``false``: follow-ups ahead of new tweets
 ``CHIRPDESK_WRITER``                group commits in a child ``process`` (default) or a ``thread``
+``CHIRPDESK_MAX_CONNECTIONS``       open connections kept at most; more are answered 503 (default 1024)
+``CHIRPDESK_IDLE_TIMEOUT``          seconds a connection may sit without a request (default 5)
+``CHIRPDESK_READ_TIMEOUT``          seconds a request may take to arrive after its first byte, else 408 (default 10)
+``CHIRPDESK_MAX_HEADER_BYTES``      largest request head, bytes, else 431 (default 16384)
+``CHIRPDESK_LAG_BUDGET``            event-loop lateness, seconds, from which deliveries are shed with 429 (default 0.25)
 ==================================  =========================================================
 """
 
@@ -62,6 +67,11 @@ ENV_VARS: dict[str, str] = {
     "priority_rule": "CHIRPDESK_PRIORITY_RULE",
     "followups_first": "CHIRPDESK_FOLLOWUPS_FIRST",
     "writer": "CHIRPDESK_WRITER",
+    "max_connections": "CHIRPDESK_MAX_CONNECTIONS",
+    "idle_timeout": "CHIRPDESK_IDLE_TIMEOUT",
+    "read_timeout": "CHIRPDESK_READ_TIMEOUT",
+    "max_header_bytes": "CHIRPDESK_MAX_HEADER_BYTES",
+    "lag_budget": "CHIRPDESK_LAG_BUDGET",
 }
 
 #: Where group commits run (:attr:`DeskConfig.writer`).
@@ -119,6 +129,17 @@ class DeskConfig:
     #: connection, so SQL and fsync never hold the HTTP process's GIL) or ``thread`` (a thread
     #: of the HTTP process). Same transactions and durability either way.
     writer: str = "process"
+    #: Open connections kept at most (see :mod:`chirpdesk.desk.connections`); a new connection
+    #: beyond this is answered 503 with ``Retry-After`` and closed.
+    max_connections: int = 1024
+    #: Seconds a connection may stay open without starting a request (also the keep-alive).
+    idle_timeout: float = 5.0
+    #: Seconds from a request's first byte until all of it has arrived; 408 and closed after.
+    read_timeout: float = 10.0
+    #: Largest request head (request line and headers), bytes; 431 beyond.
+    max_header_bytes: int = 16 * 1024
+    #: Event-loop lateness, seconds, from which new webhook deliveries are shed with 429.
+    lag_budget: float = 0.25
 
     def with_overrides(self, **overrides: Any) -> DeskConfig:
         """Return a copy with every non-``None`` override applied (CLI flags over env)."""
@@ -148,6 +169,11 @@ class DeskConfig:
             ("priority_rule", self.priority_rule in PRIORITY_RULES, "one of " + ", ".join(PRIORITY_RULES)),
             ("followups_first", isinstance(self.followups_first, bool), "true or false"),
             ("writer", self.writer in WRITERS, "one of " + ", ".join(WRITERS)),
+            ("max_connections", self.max_connections >= 1, "an integer >= 1"),
+            ("idle_timeout", self.idle_timeout > 0, "a number > 0 (seconds)"),
+            ("read_timeout", self.read_timeout > 0, "a number > 0 (seconds)"),
+            ("max_header_bytes", self.max_header_bytes >= 1024, "an integer >= 1024 (bytes)"),
+            ("lag_budget", self.lag_budget > 0, "a number > 0 (seconds)"),
         ]
         for name, ok, expected in checks:
             if not ok:

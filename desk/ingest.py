@@ -101,19 +101,19 @@ def _store(
             (failed or IngestResult(0, 0)) if item is None
             else item if isinstance(item, InvalidInput)
             else next(taken) if item.event_count
-            else IngestResult(0, 0)
+            else IngestResult(0, 0, item.kinds)
             for item in row
         ])
     return answers, wrote
 
 
 def encode_results(results: Results, transaction: Transaction | None = None) -> bytes:
-    """JSON for :func:`decode_results`: ``[stored, duplicates]``, ``["invalid", field, problem]``
+    """JSON for :func:`decode_results`: ``[stored, duplicates, kinds]``, ``["invalid", field, problem]``
     or ``["error", message]`` per delivery, and the transaction if this batch ended one."""
     out: list[Any] = []
     for r in results:
         if isinstance(r, IngestResult):
-            out.append((r.stored, r.duplicates))
+            out.append((r.stored, r.duplicates, r.kinds))
         elif isinstance(r, InvalidInput):
             out.append(("invalid", r.field, r.problem))
         else:
@@ -132,7 +132,7 @@ def decode_results(data: bytes) -> tuple[Results, Transaction | None]:
         elif kind == "error":
             results.append(CommitError(item[1]))
         else:
-            results.append(IngestResult(kind, item[1]))
+            results.append(IngestResult(kind, item[1], item[2]))
     return results, (transaction[0], transaction[1]) if transaction else None
 
 

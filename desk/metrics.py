@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,10 @@ _HELP: dict[str, tuple[str, str]] = {
     "chirpdesk_ingested_total": ("counter", "Events (tweets and DMs) stored for the first time."),
     "chirpdesk_duplicates_total": ("counter", "Redelivered events acknowledged but not stored again."),
     "chirpdesk_rejected_total": ("counter", "Requests refused, by reason."),
+    "chirpdesk_event_deliveries_total": (
+        "counter", "Deliveries acknowledged with 200, by X event type (none: no event key)."),
+    "chirpdesk_connections_refused_total": (
+        "counter", "Connections or requests cut off by the connection limits or shed, by reason."),
     "chirpdesk_commit_errors_total": ("counter", "Deliveries whose group commit failed."),
     "chirpdesk_commit_failures_total": ("counter", "Group-commit batches that failed on the storage."),
     "chirpdesk_storage_healthy": ("gauge", "1 while commits succeed, 0 while they fail (see /healthz)."),
@@ -118,6 +123,11 @@ def summarise(values: Sequence[float]) -> dict[str, float | int | None]:
     }
 
 
+#: Refusals by the connection guard (:mod:`chirpdesk.desk.connections`), by reason: ``connections``,
+#: ``idle``, ``read_timeout``, ``header_too_large``, ``shed``. Per process, like :class:`Metrics`;
+#: a module-level counter because uvicorn builds the guard per connection, outside the app.
+CONNECTION_REFUSALS: Counter[str] = Counter()
+
 _DELIVERIES = ("chirpdesk_deliveries_total", ())
 _INGESTED = ("chirpdesk_ingested_total", ())
 _DUPLICATES = ("chirpdesk_duplicates_total", ())
@@ -132,6 +142,7 @@ class Metrics:
         self.ack = Histogram(ACK_BUCKETS)
         self.batch_size = Histogram(BATCH_BUCKETS)
         self.commit_seconds = Histogram(ACK_BUCKETS)
+        self._kind_keys: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = {}
         for name in ("chirpdesk_deliveries_total", "chirpdesk_ingested_total",
                      "chirpdesk_duplicates_total", "chirpdesk_group_commits_total",
                      "chirpdesk_commit_errors_total", "chirpdesk_commit_failures_total"):
@@ -156,6 +167,18 @@ class Metrics:
         counters[_DELIVERIES] += deliveries
         counters[_INGESTED] += stored
         counters[_DUPLICATES] += duplicates
+
+    def count_kinds(self, kinds: str) -> None:
+        """Count one acknowledged delivery under each of its event types (``kinds``:
+        comma-separated, as :attr:`chirpdesk.desk.schema.Delivery.kinds`)."""
+        keys = self._kind_keys.get(kinds)
+        if keys is None:
+            keys = self._kind_keys[kinds] = [
+                ("chirpdesk_event_deliveries_total", (("type", kind),)) for kind in (kinds or "none").split(",")
+            ]
+        counters = self.counters
+        for key in keys:
+            counters[key] = counters.get(key, 0) + 1
 
     def observe_commit(self, size: int, seconds: float) -> None:
         """Record one group commit of ``size`` deliveries taking ``seconds``."""
@@ -191,6 +214,9 @@ class Metrics:
             header(name)
             label_text = ",".join(f'{k}="{v}"' for k, v in labels)
             out.append(f"{name}{{{label_text}}} {_num(value)}" if labels else f"{name} {_num(value)}")
+        header("chirpdesk_connections_refused_total")
+        for reason, count in sorted(CONNECTION_REFUSALS.items()):
+            out.append(f'chirpdesk_connections_refused_total{{reason="{reason}"}} {count}')
         header("chirpdesk_storage_healthy")
         out.append(f"chirpdesk_storage_healthy {int(storage_healthy)}")
         header("chirpdesk_write_queue_depth")

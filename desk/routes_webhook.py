@@ -90,8 +90,10 @@ async def deliver(app: Any, scope: Scope, receive: Receive) -> tuple[int, bytes,
         log.debug("delivery not committed: %r", exc)
         metrics.reject("storage")
         raise Problem(503, "storage unavailable, retry later", None, _RETRY) from None
+    metrics.count_kinds(result.kinds)
     if not result.stored and not result.duplicates:
-        # Other activity (follows, likes, typing indicators) is acknowledged and not stored.
+        # Other activity (follows, likes, typing indicators, revocations) is acknowledged and not
+        # stored: X retries any answer but a 200.
         metrics.inc("chirpdesk_ignored_deliveries_total")
         return 200, b'{"stored":0,"duplicates":0}', []
     metrics.ack.observe(time.perf_counter() - started)

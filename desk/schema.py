@@ -59,12 +59,33 @@ class DirectMessage(NamedTuple):
     recipient_id: str
 
 
+#: The Account Activity event types X delivers (each a top-level key of a delivery). The desk
+#: stores ``tweet_create_events`` and ``direct_message_events`` (``message_create``); every other
+#: type is acknowledged with 200 and counted, as X retries any other answer.
+EVENT_TYPES: tuple[str, ...] = (
+    "tweet_create_events", "direct_message_events", "tweet_delete_events", "favorite_events",
+    "follow_events", "unfollow_events", "block_events", "unblock_events", "mute_events",
+    "unmute_events", "user_event", "direct_message_indicate_typing_events",
+    "direct_message_mark_read_events",
+)
+_EVENT_TYPES = frozenset(EVENT_TYPES)
+#: Label for an event type X may add that the desk does not know yet (``*_events``).
+OTHER_EVENT_TYPE = "other_events"
+
+
 class Delivery(NamedTuple):
-    """One validated webhook delivery: the subscribed (brand) user and its events."""
+    """One validated webhook delivery: the subscribed (brand) user and its events.
+
+    ``for_user_id`` is ``""`` when X left it out, which it does for event types that are not
+    about one subscribed user (``user_event``, a token revocation); a delivery that carries
+    tweets or DMs must name it. ``kinds`` lists the delivery's event types, comma-separated, in
+    the body's order (:data:`EVENT_TYPES`, or :data:`OTHER_EVENT_TYPE`).
+    """
 
     for_user_id: str
     tweets: tuple[Tweet, ...]
     direct_messages: tuple[DirectMessage, ...]
+    kinds: str = ""
 
     @property
     def event_count(self) -> int:
@@ -180,10 +201,21 @@ def parse_dm(raw: Any, path: str) -> DirectMessage | None:
     return DirectMessage(dm_id, text, created, sender, recipient)
 
 
+def event_kinds(obj: dict[str, Any]) -> str:
+    """The event types of a delivery body, comma-separated (see :attr:`Delivery.kinds`)."""
+    kinds = [
+        key if key in _EVENT_TYPES else OTHER_EVENT_TYPE
+        for key in obj
+        if key in _EVENT_TYPES or key.endswith("_events")
+    ]
+    return ",".join(kinds)
+
+
 def parse_delivery(payload: Any, max_events: int = 1000) -> Delivery:
     """Validate a whole webhook body; other event kinds (follows, likes...) are accepted and ignored."""
     obj = _obj(payload, "body")
-    for_user_id = _id(obj.get("for_user_id"), "for_user_id")
+    raw_for = obj.get("for_user_id")
+    for_user_id = "" if raw_for is None else _id(raw_for, "for_user_id")
     assert for_user_id is not None
     tweets: list[Tweet] = []
     dms: list[DirectMessage] = []
@@ -201,7 +233,9 @@ def parse_delivery(payload: Any, max_events: int = 1000) -> Delivery:
         dm = parse_dm(raw, f"direct_message_events[{i}]")
         if dm is not None:
             dms.append(dm)
-    return Delivery(for_user_id, tuple(tweets), tuple(dms))
+    if not for_user_id and (tweets or dms):
+        raise InvalidInput("for_user_id", "required when a delivery carries tweets or direct messages")
+    return Delivery(for_user_id, tuple(tweets), tuple(dms), event_kinds(obj))
 
 
 def require_text(body: Any, name: str = "text", max_len: int = 280) -> str:

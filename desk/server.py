@@ -12,6 +12,7 @@ way. A clean stop exits 0.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -19,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 from chirpdesk.desk.config import DeskConfig, config_to_env
+from chirpdesk.desk.connections import ConnectionLimits, GuardedHttpTools
 
 #: Seconds uvicorn waits for in-flight requests at shutdown (X waits at most 10 s for an ack).
 GRACEFUL_SECONDS = 10
@@ -42,23 +44,26 @@ def serve(
     """
     import uvicorn
 
+    limits = ConnectionLimits.of(config)
     if workers > 1:
         os.environ.update(config_to_env(config))
         uvicorn.run(
             "chirpdesk.desk.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-            log_level=log_level, access_log=access_log, timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            log_level=log_level, access_log=access_log, **_server_settings(limits),
         )
         return
     from chirpdesk.desk.app import create_app
 
-    run_app(create_app(config), host=host, port=port, log_level=log_level, access_log=access_log)
+    run_app(create_app(config), host=host, port=port, log_level=log_level, access_log=access_log,
+            limits=limits)
 
 
 def run_app(
     app: Any, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info",
-    access_log: bool = False,
+    access_log: bool = False, limits: ConnectionLimits | None = None,
 ) -> None:
-    """Serve an ASGI ``app`` in this process with the desk's uvicorn settings. Blocks.
+    """Serve an ASGI ``app`` in this process with the desk's uvicorn settings and connection
+    ``limits`` (default: a default :class:`DeskConfig`'s). Blocks.
 
     The benchmark serves its bare "return 200" baseline through this too, so that both run on
     exactly the same server stack.
@@ -67,9 +72,18 @@ def run_app(
 
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=access_log,
-        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        **_server_settings(limits or ConnectionLimits.of(DeskConfig())),
     )
     _bounded_server(config).run()
+
+
+def _server_settings(limits: ConnectionLimits) -> dict[str, Any]:
+    """uvicorn settings shared by both ways of serving: the guarded protocol, keep-alive."""
+    return {
+        "http": functools.partial(GuardedHttpTools, limits=limits),
+        "timeout_keep_alive": limits.idle_timeout,
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+    }
 
 
 def _overran() -> None:

@@ -317,10 +317,12 @@ def is_storage_fault(exc: BaseException) -> bool:
 
 
 class IngestResult(NamedTuple):
-    """What one delivery did: events stored for the first time and redelivered duplicates."""
+    """What one delivery did: events stored for the first time and redelivered duplicates, and
+    its event types (:attr:`chirpdesk.desk.schema.Delivery.kinds`)."""
 
     stored: int = 0
     duplicates: int = 0
+    kinds: str = ""
 
 
 class Storage(ABC):
@@ -543,7 +545,7 @@ class Storage(ABC):
                 stored += 1
             else:
                 duplicates += 1
-        return IngestResult(stored, duplicates)
+        return IngestResult(stored, duplicates, delivery.kinds)
 
     def _ingest_tweet(
         self, conn: Any, t: Tweet, for_user_id: str, brand: Brand, influencer_followers: int,

@@ -30,6 +30,9 @@ from chirpdesk.desk.storage_base import Brand, IngestResult
 from chirpdesk.desk.writer import GroupCommitWriter
 from deskkit import BRAND_ID, DeskServer, delivery, signed, tweet
 
+#: The event type of a tweet delivery, as results carry it.
+TWEETS = "tweet_create_events"
+
 
 def _config(tmp_path: Path, **overrides: object) -> DeskConfig:
     config = DeskConfig(db=str(tmp_path / "desk.sqlite3"), secret="s", **overrides)  # type: ignore[arg-type]
@@ -53,11 +56,11 @@ def test_batch_frames_round_trip_and_reject_garbage() -> None:
 
 
 def test_results_round_trip_without_pickling_exceptions() -> None:
-    results: Results = [IngestResult(1, 0), InvalidInput("tweet_create_events[0].id_str", "expected an id"),
+    results: Results = [IngestResult(1, 0, TWEETS), InvalidInput("tweet_create_events[0].id_str", "expected an id"),
                         sqlite3.OperationalError("disk I/O error"), IngestResult(0, 2)]
     back, transaction = decode_results(encode_results(results, (7, 0.25)))
     assert transaction == (7, 0.25)
-    assert back[0] == IngestResult(1, 0) and back[3] == IngestResult(0, 2)
+    assert back[0] == IngestResult(1, 0, TWEETS) and back[3] == IngestResult(0, 2)
     assert isinstance(back[1], InvalidInput)
     assert (back[1].field, back[1].problem) == ("tweet_create_events[0].id_str", "expected an id")
     assert isinstance(back[2], CommitError) and str(back[2]) == "OperationalError: disk I/O error"
@@ -79,10 +82,10 @@ def test_store_bodies_answers_each_body_and_stores_each_tweet_once(tmp_path: Pat
     finally:
         storage.close()
     assert [len(a) for a in answers] == [3, 2]
-    assert answers[0][0] == IngestResult(1, 0)
+    assert answers[0][0] == IngestResult(1, 0, TWEETS)
     assert isinstance(answers[0][1], InvalidInput) and answers[0][1].field == "body"
-    assert answers[0][2] == IngestResult(0, 0)  # acknowledged, nothing to store
-    assert answers[1][0] == IngestResult(1, 1)
+    assert answers[0][2] == IngestResult(0, 0, "follow_events")  # acknowledged, nothing to store
+    assert answers[1][0] == IngestResult(1, 1, TWEETS)
     assert isinstance(answers[1][1], InvalidInput) and answers[1][1].field == "for_user_id"
     assert _stored_ids(config) == sorted([first["id_str"], second["id_str"]])
 
@@ -140,9 +143,9 @@ def test_commit_process_answers_pipelined_batches_in_order(tmp_path: Path) -> No
         return collector.answers, pid
 
     answers, pid = asyncio.run(run())
-    assert [r for r, _ in answers][0] == [IngestResult(1, 0), IngestResult(1, 0)]
-    assert answers[1][0][0] == IngestResult(1, 0) and isinstance(answers[1][0][1], InvalidInput)
-    assert answers[2][0] == [IngestResult(3, 0)]
+    assert [r for r, _ in answers][0] == [IngestResult(1, 0, TWEETS), IngestResult(1, 0, TWEETS)]
+    assert answers[1][0][0] == IngestResult(1, 0, TWEETS) and isinstance(answers[1][0][1], InvalidInput)
+    assert answers[2][0] == [IngestResult(3, 0, TWEETS)]
     # Every batch is covered by exactly one reported transaction, ending on its last batch.
     assert answers[-1][1] is not None
     assert sum(t[0] for _, t in answers if t is not None) == 5
@@ -173,7 +176,7 @@ def test_a_dead_commit_process_fails_its_batch_and_is_replaced(tmp_path: Path) -
 
     failed, ok, first_pid, second_pid = asyncio.run(run())
     assert len(failed) == 2 and all(isinstance(r, CommitProcessLost) for r in failed)
-    assert ok == [IngestResult(1, 0)]
+    assert ok == [IngestResult(1, 0, TWEETS)]
     assert second_pid is not None and second_pid != first_pid
     assert kept["id_str"] in _stored_ids(config)
 
@@ -256,9 +259,9 @@ def test_after_a_child_dies_every_later_batch_gets_its_own_answer(tmp_path: Path
     lost, second, bad, good = asyncio.run(asyncio.wait_for(run(), 60))
     assert isinstance(lost, CommitProcessLost)
     assert isinstance(bad, InvalidInput) and bad.field == "body"
-    assert good == IngestResult(1, 0)
+    assert good == IngestResult(1, 0, TWEETS)
     if pipeline == 1:
-        assert second == IngestResult(1, 0)
+        assert second == IngestResult(1, 0, TWEETS)
         assert _stored_ids(config) == sorted([queued["id_str"], after["id_str"]])
     else:
         assert isinstance(second, CommitProcessLost)
@@ -332,7 +335,7 @@ def test_a_full_batch_is_handed_over_at_once_and_the_pipeline_caps_the_batches_i
     assert at_once == [16, 16]
     assert after_iteration == ([16, 16] if pipeline == 2 else [16, 16, 8])
     assert sizes == [16, 16, 8]
-    assert results == [IngestResult(1, 0)] * 40
+    assert results == [IngestResult(1, 0, TWEETS)] * 40
     assert _stored_ids(config) == sorted(t["id_str"] for t in tweets)
 
 

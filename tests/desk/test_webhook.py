@@ -148,7 +148,8 @@ def test_other_activity_events_are_acknowledged(client: Desk) -> None:
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        ({"tweet_create_events": []}, "for_user_id"),
+        ({"tweet_create_events": [tweet()]}, "for_user_id"),
+        ({"direct_message_events": [dm("hi", sender="7", recipient=BRAND_ID)]}, "for_user_id"),
         ({"for_user_id": BRAND_ID, "tweet_create_events": {}}, "tweet_create_events"),
         ({"for_user_id": BRAND_ID, "tweet_create_events": [{}]}, "tweet_create_events[0].id_str"),
         ({"for_user_id": BRAND_ID, "tweet_create_events": [tweet(), {**tweet(), "text": 5}]},

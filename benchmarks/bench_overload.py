@@ -1,0 +1,300 @@
+"""Desk overload benchmark: open-loop webhook traffic at 1x, 2x and 3x the desk's measured capacity.
+
+Run: ``python -m benchmarks overload [--seconds 5] [--levels 1,2,3] [--max-client-connections 3000]
+[--no-pin]`` (about a minute with the defaults; every phase is bounded in time and request
+count, 127.0.0.1 only).
+
+X does not wait for a free connection: each delivery is sent when it happens, and X gives up
+after a few seconds and retries. So the load generator here is open loop *without* a
+client-side queue: every request is written at its scheduled time on an idle keep-alive
+connection, or on a new one when none is idle (up to ``--max-client-connections``). Whatever
+the desk cannot take then shows up at the desk — as open connections and a late event loop —
+where its admission control (:mod:`chirpdesk.desk.connections`: the connection cap, load
+shedding on event-loop lag, and the write queue's 429) must answer it.
+
+First the desk's capacity is measured in the same run: the closed-loop 1-tweet rate at 64
+connections (the median of ``--rounds``), as in :mod:`benchmarks.bench_desk`. Then each level
+offers ``level x capacity`` deliveries/s for ``--seconds``, and reports, with latency counted
+from each request's scheduled send time:
+
+- goodput (200s/s) as a share of capacity (target at 2x: >= 0.90, goodput does not collapse);
+- p99 of the answered requests (target < 1 s) and how many waited over 3 s (target 0);
+- requests without an answer when the phase ended, plus a 10 s grace (target 0), and 429/503
+  answers (every one must carry ``Retry-After``; counted separately if not).
+
+The desk runs pinned to CPU 0 and the load generator to CPU 1 (the desk's commit process may
+use either), so the two do not fight over one core; on this 2-core machine the load generator
+itself tops out somewhere above 30k requests/s, which bounds the 3x level (the achieved
+offered rate is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_desk import (
+    CLIENT_CPU,
+    MAX_REQUESTS,
+    SERVER_CPU,
+    _free_port,
+    _measure,
+    _Payloads,
+    _pin,
+    _start,
+    _stop,
+)
+
+#: Seconds after a phase's last scheduled request during which answers are still awaited.
+GRACE_SECONDS = 10.0
+#: Latency from which a request counts as "waited too long" (X's patience is a few seconds).
+LONG_WAIT = 3.0
+
+
+class _Conn(asyncio.Protocol):
+    """One client connection: at most one request outstanding, its answer parsed in full."""
+
+    def __init__(self, gen: _OpenLoop) -> None:
+        self.gen = gen
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.scheduled = 0.0  # of the outstanding request; 0 when idle
+        self.pending: bytes | None = None  # a request waiting for the connection to open
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        if self.pending is not None:
+            transport.write(self.pending)  # type: ignore[attr-defined]
+            self.pending = None
+
+    def send(self, request: bytes, scheduled: float) -> None:
+        self.scheduled = scheduled
+        if self.transport is None:
+            self.pending = request
+        else:
+            self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer + data if self.buffer else data
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                break
+            head = buffer[:end].lower()
+            at = head.find(b"content-length:")
+            length = int(head[at + 15:head.find(b"\r\n", at) if head.find(b"\r\n", at) > 0 else None]) if at >= 0 else 0
+            if len(buffer) < end + 4 + length:
+                break
+            buffer = buffer[end + 4 + length:]
+            self.gen.answered(self, int(head[9:12]), b"retry-after:" in head, b"connection: close" in head)
+        self.buffer = buffer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.gen.lost(self)
+
+
+class _OpenLoop:
+    """Requests at ``rate``/s, each sent at its time on an idle connection or a new one."""
+
+    def __init__(self, port: int, payloads: _Payloads, rate: float, seconds: float, max_connections: int) -> None:
+        self.port, self.payloads, self.rate, self.seconds = port, payloads, rate, seconds
+        self.max_connections = max_connections
+        self.idle: list[_Conn] = []
+        self.open = 0
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.no_retry_after = 0
+        self.dropped = 0  # connection closed with a request outstanding and no answer
+        self.unsent = 0  # no connection could be had (client cap)
+        self.outstanding = 0
+        self.done: asyncio.Future[None] | None = None
+
+    def answered(self, conn: _Conn, status: int, retry_after: bool, close: bool) -> None:
+        self.latencies.append(time.perf_counter() - conn.scheduled)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if status in (429, 503) and not retry_after:
+            self.no_retry_after += 1
+        conn.scheduled = 0.0
+        self.outstanding -= 1
+        if not close and not conn.closed:
+            self.idle.append(conn)
+        self._maybe_done()
+
+    def lost(self, conn: _Conn) -> None:
+        self.open -= 1
+        if conn.scheduled:
+            conn.scheduled = 0.0
+            self.dropped += 1
+            self.outstanding -= 1
+            self._maybe_done()
+        if conn in self.idle:
+            self.idle.remove(conn)
+
+    def _maybe_done(self) -> None:
+        if self.finished_sending and self.outstanding == 0 and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+    async def run(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        self.done = loop.create_future()
+        self.finished_sending = False
+        total = min(int(self.rate * self.seconds), MAX_REQUESTS)
+        t0 = time.perf_counter()
+        for i in range(total):
+            at = t0 + i / self.rate
+            delay = at - time.perf_counter()
+            if delay > 0.0005:
+                await asyncio.sleep(delay)
+            request = self.payloads.request(self.port)
+            while self.idle and self.idle[-1].closed:
+                self.idle.pop()
+            if self.idle:
+                conn = self.idle.pop()
+            elif self.open < self.max_connections:
+                conn = _Conn(self)
+                self.open += 1
+                loop.create_task(self._connect(conn))
+            else:
+                self.unsent += 1
+                continue
+            self.outstanding += 1
+            conn.send(request, at)
+        sent_for = time.perf_counter() - t0
+        self.finished_sending = True
+        self._maybe_done()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.done), GRACE_SECONDS)
+        return {
+            "offered": total, "offered_rate": total / max(sent_for, 1e-9), "seconds": self.seconds,
+            "latencies": self.latencies, "statuses": self.statuses, "no_retry_after": self.no_retry_after,
+            "dropped": self.dropped, "unsent": self.unsent, "unanswered": self.outstanding,
+        }
+
+    async def _connect(self, conn: _Conn) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.create_connection(lambda: conn, "127.0.0.1", self.port)
+        except OSError:
+            conn.closed = True
+            self.lost(conn)
+
+
+def _generate(args: dict[str, Any], out: Any) -> None:
+    _pin(0, args["cpu"])
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args["connections"] + 512)), hard))
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    payloads = _Payloads(1, args["seed"])
+    payloads.pregenerate(args["port"], int(min(MAX_REQUESTS, args["rate"] * args["seconds"] * 1.02 + 10)))
+    gen = _OpenLoop(args["port"], payloads, args["rate"], args["seconds"], args["connections"])
+    result = asyncio.run(gen.run())
+    result["latencies"] = sorted(result["latencies"])
+    out.put(result)
+
+
+def _phase(port: int, rate: float, seconds: float, connections: int, seed: int, cpu: int | None) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_generate, args=({"port": port, "rate": rate, "seconds": seconds,
+                                                "connections": connections, "seed": seed, "cpu": cpu}, out))
+    proc.start()
+    try:
+        result: dict[str, Any] = out.get(timeout=seconds * 3 + GRACE_SECONDS + 60)
+    finally:
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+    lat = result["latencies"]
+    ok = result["statuses"].get(200, 0)
+    result.update(
+        ok_per_s=ok / seconds,
+        p50_ms=1000 * lat[len(lat) // 2] if lat else float("nan"),
+        p99_ms=1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
+        max_ms=1000 * lat[-1] if lat else float("nan"),
+        over_3s=sum(1 for x in lat if x > LONG_WAIT),
+    )
+    del result["latencies"]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure capacity, run each overload level, print the table and the targets; returns 0."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks overload", description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per overload level (1-20)")
+    parser.add_argument("--levels", default="1,2,3", help="multiples of capacity to offer, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="closed-loop capacity rounds (median kept, 1-7)")
+    parser.add_argument("--max-client-connections", type=int, default=3000,
+                        help="connections the load generator may open (default 3000)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin the desk to CPU 0 and the load to CPU 1")
+    args = parser.parse_args(argv)
+    seconds = max(1.0, min(args.seconds, 20.0))
+    try:
+        levels = [float(x) for x in args.levels.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--levels: expected numbers such as 1,2,3, got {args.levels!r}")
+    if not levels or not all(0 < x <= 5 for x in levels):
+        parser.error(f"--levels: each must be in (0, 5], got {args.levels!r}")
+    if not 1 <= args.max_client_connections <= 20_000:
+        parser.error("--max-client-connections: expected 1-20000")
+    pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
+    server_cpu, client_cpu = (SERVER_CPU, CLIENT_CPU) if pin else (None, None)
+    rows: list[tuple[float, dict[str, Any]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        desk = _start("desk", port, str(Path(tmp) / "overload.sqlite3"), server_cpu)
+        try:
+            seed = 7 * 10**12
+            runs = []
+            for r in range(max(1, min(args.rounds, 7))):
+                runs.append(_measure(desk, port, 1, 3.0, 64, seed=seed + r * 10**9, cpu=client_cpu)["ok_req_s"])
+            capacity = statistics.median(runs)
+            for i, level in enumerate(levels):
+                rows.append((level, _phase(port, level * capacity, seconds, args.max_client_connections,
+                                           seed + (i + 10) * 10**9, client_cpu)))
+                time.sleep(2)  # let the desk's write queue and connections settle between levels
+        finally:
+            _stop(desk)
+
+    print(f"chirpdesk desk overload benchmark: {os.cpu_count()} cores, SQLite WAL synchronous=FULL, "
+          f"{'desk on CPU 0, load on CPU 1' if pin else 'not pinned'}; capacity (closed loop, 64 connections, "
+          f"median of {len(runs)}) {capacity:.0f} deliveries/s {[round(x) for x in runs]}")
+    print(f"{'level':>5} {'offered/s':>9} {'200/s':>7} {'goodput':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+          f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'unsent':>6}  statuses")
+    failures: list[str] = []
+    for level, r in rows:
+        goodput = r["ok_per_s"] / capacity
+        print(f"{level:5.1f} {r['offered_rate']:9.0f} {r['ok_per_s']:7.0f} {goodput:7.2f} {r['p50_ms']:7.1f} "
+              f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f} {r['over_3s']:5d} {r['unanswered']:6d} {r['dropped']:7d} "
+              f"{r['unsent']:6d}  {r['statuses']}" + (f" ({r['no_retry_after']} without Retry-After)"
+                                                      if r["no_retry_after"] else ""))
+        if r["p99_ms"] >= 1000:
+            failures.append(f"{level:g}x p99 {r['p99_ms']:.0f} ms")
+        if r["over_3s"] or r["unanswered"] or r["dropped"] or r["no_retry_after"]:
+            failures.append(f"{level:g}x: {r['over_3s']} over 3 s, {r['unanswered']} unanswered, "
+                            f"{r['dropped']} dropped, {r['no_retry_after']} refusals without Retry-After")
+        if level == 2 and goodput < 0.9:
+            failures.append(f"2x goodput {goodput:.2f} of capacity")
+    print("targets (p99 < 1 s, nothing over 3 s, every request answered, Retry-After on refusals, "
+          "2x goodput >= 0.90): " + ("met" if not failures else "NOT met: " + "; ".join(failures)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

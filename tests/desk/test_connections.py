@@ -1,0 +1,358 @@
+"""Connection hygiene on a real server: what one slow or hostile client may cost the desk.
+
+Raw sockets on 127.0.0.1 play the clients X is not: ones that connect and say nothing, trickle
+a header line a second, send a huge header slowly, or stop half-way through a body. Each is cut
+off within its stated limit with the stated status (408, 431, 503 + Retry-After), memory stays
+bounded with 500 of each at once, and the desk keeps serving real deliveries meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import resource
+import time
+from collections.abc import Callable
+
+import pytest
+
+from chirpdesk.desk.connections import LoopLag
+from deskkit import Desk, DeskServer, delivery, signed, tweet
+
+pytestmark = pytest.mark.usefixtures("enough_files")
+
+
+@pytest.fixture(scope="module")
+def enough_files() -> None:
+    """Room for 500+ sockets on each side (the server inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 8192 if hard == resource.RLIM_INFINITY else min(hard, 8192)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def _webhook_head(length: int, extra: str = "") -> bytes:
+    return (f"POST /webhooks/twitter HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {length}\r\n{extra}").encode()
+
+
+async def _read_all(reader: asyncio.StreamReader, timeout: float) -> bytes:
+    """Everything the server sends until it closes the connection (or ``timeout``)."""
+    return await asyncio.wait_for(reader.read(-1), timeout)
+
+
+def _status(answer: bytes) -> int:
+    match = re.match(rb"HTTP/1\.1 (\d{3}) ", answer)
+    assert match, answer[:200]
+    return int(match.group(1))
+
+
+def _refused(client: Desk) -> dict[str, float]:
+    text = client.http.get("/metrics").text
+    return {m[1]: float(m[2]) for m in re.finditer(r'chirpdesk_connections_refused_total\{reason="(\w+)"\} (\S+)', text)}
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture(scope="module")
+def guarded(start_server: Callable[..., DeskServer]) -> DeskServer:
+    """A desk with short limits, so that each one shows within a second or two."""
+    return start_server("sqlite", {
+        "CHIRPDESK_IDLE_TIMEOUT": "1", "CHIRPDESK_READ_TIMEOUT": "1.5", "CHIRPDESK_MAX_HEADER_BYTES": "4096",
+        "CHIRPDESK_MAX_CONNECTIONS": "2000",
+    })
+
+
+def test_a_connection_that_never_sends_is_closed_after_the_idle_timeout(guarded: DeskServer) -> None:
+    async def go() -> tuple[bytes, float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+        started = time.monotonic()
+        answer = await _read_all(reader, 10)
+        writer.close()
+        return answer, time.monotonic() - started
+
+    answer, took = asyncio.run(go())
+    assert answer == b""  # closed without a word, as a keep-alive timeout is
+    assert 0.8 <= took <= 3.0, took
+
+
+def test_a_header_trickled_a_line_at_a_time_gets_408_after_the_read_timeout(guarded: DeskServer) -> None:
+    client = Desk(guarded)
+    before = _refused(client).get("read_timeout", 0)
+
+    async def go() -> tuple[bytes, float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+        started = time.monotonic()
+        writer.write(b"POST /webhooks/twitter HTTP/1.1\r\n")
+
+        async def trickle() -> None:
+            for i in range(40):
+                await asyncio.sleep(0.25)
+                writer.write(f"x-slow-{i}: 1\r\n".encode())
+                await writer.drain()
+
+        trickling = asyncio.ensure_future(trickle())
+        answer = await _read_all(reader, 10)
+        took = time.monotonic() - started
+        trickling.cancel()
+        writer.close()
+        return answer, took
+
+    answer, took = asyncio.run(go())
+    assert _status(answer) == 408
+    assert 1.3 <= took <= 3.5, took
+    assert _refused(client)["read_timeout"] >= before + 1
+    client.close()
+
+
+def test_a_body_that_stops_half_way_gets_408_and_nothing_is_stored(guarded: DeskServer) -> None:
+    client = Desk(guarded)
+    body = delivery([tweet("half a body")])
+    head = _webhook_head(len(body), "".join(f"{k}: {v}\r\n" for k, v in signed(body).items() if k != "content-type"))
+
+    async def go() -> tuple[bytes, float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+        started = time.monotonic()
+        writer.write(head + b"\r\n" + body[: len(body) // 2])
+        answer = await _read_all(reader, 10)
+        writer.close()
+        return answer, time.monotonic() - started
+
+    answer, took = asyncio.run(go())
+    assert _status(answer) == 408
+    assert 1.3 <= took <= 3.5, took
+    tweet_id = json.loads(body)["tweet_create_events"][0]["id_str"]
+    assert tweet_id not in client.tweet_ids()
+    # The whole body, sent properly, is stored: the refusal lost nothing X will not resend.
+    assert client.deliver(body).status_code == 200
+    assert tweet_id in client.tweet_ids()
+    client.close()
+
+
+def test_a_header_over_the_limit_gets_431_sent_at_once_or_slowly(guarded: DeskServer) -> None:
+    client = Desk(guarded)
+
+    async def at_once() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+        writer.write(_webhook_head(2, "x-big: " + "a" * 5000 + "\r\n\r\n{}"))
+        answer = await _read_all(reader, 10)
+        writer.close()
+        return answer
+
+    async def slowly() -> tuple[bytes, int]:
+        # A header value that never ends, 512 bytes at a time: refused once 4 KiB have come,
+        # long before the read timeout.
+        reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+        writer.write(_webhook_head(2, "x-big: "))
+        sent = 0
+        answer = b""
+        for _ in range(20):
+            writer.write(b"a" * 512)
+            sent += 512
+            await asyncio.sleep(0.02)
+            try:
+                answer = await asyncio.wait_for(reader.read(-1), 0.03)
+            except TimeoutError:
+                continue
+            break
+        writer.close()
+        return answer, sent
+
+    assert _status(asyncio.run(at_once())) == 431
+    answer, sent = asyncio.run(slowly())
+    assert _status(answer) == 431
+    assert sent <= 4096 + 2048  # cut off near the limit, not at the end of the stream
+    # Headers of an ordinary size still pass.
+    body = delivery([tweet("normal headers")])
+    assert client.deliver(body, {**signed(body), "x-padding": "p" * 2000}).status_code == 200
+    client.close()
+
+
+def test_connections_beyond_the_cap_get_503_with_retry_after(start_server: Callable[..., DeskServer]) -> None:
+    server = start_server("sqlite", {"CHIRPDESK_MAX_CONNECTIONS": "20", "CHIRPDESK_IDLE_TIMEOUT": "30"})
+
+    async def go() -> tuple[bytes, int]:
+        held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(20)]
+        await asyncio.sleep(0.3)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        refused = await _read_all(reader, 5)
+        writer.close()
+        for _, w in held[:5]:
+            w.close()
+        await asyncio.sleep(0.3)
+        # Room again: an ordinary request is served.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        served = _status(await _read_all(reader, 5))
+        writer.close()
+        for _, w in held[5:]:
+            w.close()
+        return refused, served
+
+    refused, served = asyncio.run(go())
+    assert _status(refused) == 503
+    assert b"retry-after: 1" in refused.lower()
+    assert served == 200
+    assert _refused(Desk(server))["connections"] >= 1
+
+
+def test_500_hostile_connections_of_each_kind_keep_memory_bounded_and_the_desk_serving(
+    start_server: Callable[..., DeskServer],
+) -> None:
+    # Default limits but for a read timeout long enough to hold every connection during the test.
+    server = start_server("sqlite", {"CHIRPDESK_READ_TIMEOUT": "8"})
+    assert server.proc is not None
+    pid = server.proc.pid
+    client = Desk(server)
+    baseline = _rss_mb(pid)
+    peaks: dict[str, float] = {}
+
+    async def hostile(kind: str) -> list[bytes]:
+        async def one() -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+
+            async def send() -> None:
+                if kind == "slow_headers":
+                    writer.write(b"POST /webhooks/twitter HTTP/1.1\r\n")
+                    for n in range(60):
+                        writer.write(f"x-{n}: {'v' * 40}\r\n".encode())
+                        await asyncio.sleep(0.2)
+                elif kind == "large_headers":
+                    writer.write(_webhook_head(2, "x-big: "))
+                    for _ in range(40):  # 40 x 1 KiB, more than the 16 KiB allowed
+                        writer.write(b"h" * 1024)
+                        await asyncio.sleep(0.1)
+                else:  # slow_body: declares 1 MiB, sends a trickle
+                    writer.write(_webhook_head(1 << 20, "\r\n"))
+                    for _ in range(60):
+                        writer.write(b"b" * 256)
+                        await asyncio.sleep(0.2)
+
+            # Read while sending, so that the answer is taken before the client's next write
+            # meets the closed socket (which would reset the connection and drop the answer).
+            sending = asyncio.ensure_future(send())
+            try:
+                return await asyncio.wait_for(reader.read(-1), 15)
+            except (ConnectionError, OSError):
+                return b"reset"
+            finally:
+                sending.cancel()
+                writer.close()
+
+        async def watch() -> None:
+            while True:
+                peaks[kind] = max(peaks.get(kind, 0.0), _rss_mb(pid))
+                await asyncio.sleep(0.1)
+
+        watching = asyncio.ensure_future(watch())
+        tasks = [asyncio.ensure_future(one()) for _ in range(500)]
+        await asyncio.sleep(1.5)
+        # Meanwhile the desk still answers a real delivery promptly.
+        body = delivery([tweet(f"served during {kind}")])
+        started = time.monotonic()
+        code = await asyncio.to_thread(lambda: client.deliver(body).status_code)
+        assert code == 200 and time.monotonic() - started < 2.0
+        answers = await asyncio.gather(*tasks)
+        watching.cancel()
+        return answers
+
+    for kind, status in (("slow_headers", 408), ("large_headers", 431), ("slow_body", 408)):
+        answers = asyncio.run(hostile(kind))
+        statuses = [_status(a) for a in answers if a.startswith(b"HTTP/1.1")]
+        # Every hostile connection was cut off with the right answer (a reset counts as cut off).
+        assert len(statuses) >= 450 and set(statuses) == {status}, (kind, set(statuses), len(statuses))
+        assert peaks[kind] < 300, (kind, peaks[kind], baseline)
+
+    client.close()
+
+
+#: A stand-in app served by the desk's own server stack (run_app), whose ``/block`` route holds
+#: the event loop for 0.6 s, as a CPU-bound burst would.
+_BLOCKING_APP = """
+import sys, time
+from chirpdesk.desk.connections import ConnectionLimits
+from chirpdesk.desk.server import run_app
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    if scope["path"] == "/block":
+        time.sleep(0.6)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+run_app(app, port=int(sys.argv[1]), log_level="warning",
+        limits=ConnectionLimits(max_connections=100, idle_timeout=5, read_timeout=10,
+                                max_header_bytes=16384, lag_budget=0.25))
+"""
+
+
+def test_deliveries_are_shed_with_429_while_the_event_loop_is_late() -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    from deskkit import REPO, free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", _BLOCKING_APP, str(port)], cwd=REPO)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(url + "/up", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+
+        async def go() -> tuple[httpx.Response, httpx.Response, httpx.Response, httpx.Response]:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as ac:
+                blocking = asyncio.ensure_future(ac.post("/block"))
+                await asyncio.sleep(0.2)  # the server's loop is now stuck in /block
+                late_delivery = asyncio.ensure_future(ac.post("/webhooks/twitter", content=b"{}"))
+                late_other = asyncio.ensure_future(ac.post("/elsewhere", content=b"{}"))
+                await blocking
+                shed_answer, other = await late_delivery, await late_other
+                await asyncio.sleep(0.1)  # a lag measurement later, the loop has caught up
+                calm = await ac.post("/webhooks/twitter", content=b"{}")
+                return await blocking, shed_answer, other, calm
+
+        blocked, shed_answer, other, calm = asyncio.run(go())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert blocked.status_code == 200
+    assert shed_answer.status_code == 429
+    assert shed_answer.headers["retry-after"] == "1"
+    assert shed_answer.json() == {"error": "overloaded, retry later"}
+    assert other.status_code == 200  # only the webhook is shed
+    assert calm.status_code == 200
+
+
+def test_loop_lag_measures_a_blocked_loop() -> None:
+    async def go() -> tuple[float, float]:
+        lag = LoopLag(asyncio.get_running_loop())
+        await asyncio.sleep(0.1)
+        calm = lag.current()
+        time.sleep(0.3)  # the loop is stuck: no timer can fire
+        stuck = lag.current()
+        lag.stop()
+        return calm, stuck
+
+    calm, stuck = asyncio.run(go())
+    assert calm < 0.05
+    assert stuck >= 0.25
