@@ -28,7 +28,7 @@ re-import the app, see the same settings as the parent:
 ``CHIRPDESK_IDLE_TIMEOUT``          seconds a connection may sit without a request (default 5)
 ``CHIRPDESK_READ_TIMEOUT``          seconds a request may take to arrive after its first byte, else 408 (default 10)
 ``CHIRPDESK_MAX_HEADER_BYTES``      largest request head, bytes, else 431 (default 16384)
-``CHIRPDESK_LAG_BUDGET``            event-loop lateness, seconds, from which deliveries are shed with 429 (default 0.25)
+``CHIRPDESK_LAG_BUDGET``            event-loop lateness, seconds, from which deliveries are shed with 429 (default 0.1)
 ==================================  =========================================================
 """
 
@@ -139,7 +139,7 @@ class DeskConfig:
     #: Largest request head (request line and headers), bytes; 431 beyond.
     max_header_bytes: int = 16 * 1024
     #: Event-loop lateness, seconds, from which new webhook deliveries are shed with 429.
-    lag_budget: float = 0.25
+    lag_budget: float = 0.1
 
     def with_overrides(self, **overrides: Any) -> DeskConfig:
         """Return a copy with every non-``None`` override applied (CLI flags over env)."""

@@ -85,6 +85,8 @@ _TOO_MANY = _response(503, "Service Unavailable", "too many open connections, re
 _TIMEOUT = _response(408, "Request Timeout", "request not received in time", retry=False, close=True)
 _TOO_LARGE = _response(431, "Request Header Fields Too Large", "request header too large", retry=False,
                        close=True)
+_SHED = _response(429, "Too Many Requests", "overloaded, retry later", retry=True, close=False)
+_SHED_CLOSE = _response(429, "Too Many Requests", "overloaded, retry later", retry=True, close=True)
 _SHED_BODY = b'{"error":"overloaded, retry later"}'
 _SHED_HEADERS = [
     (b"content-type", b"application/json"),
@@ -154,6 +156,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._in_head = True  # no complete request head since the last one (or ever)
         self._head_bytes = 0
         self._refusal: tuple[bytes, str] | None = None
+        self._skipping = False  # a shed request's body is being read past
 
     # -- connection -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -201,16 +204,34 @@ class GuardedHttpTools(HttpToolsProtocol):
             super().on_headers_complete()
             return
         REFUSED[reason] += 1
-        app, self.app = self.app, shed
+        if self.cycle is None or self.cycle.response_complete:
+            # Nothing ahead of it on this connection: answer without a request cycle or a task
+            # (a fraction of a served request's cost), once its body has been read past.
+            self._skipping = True
+            return
+        app, self.app = self.app, shed  # pipelined behind another request: answer in order
         try:
             super().on_headers_complete()
         finally:
             self.app = app
 
+    def on_body(self, body: bytes) -> None:
+        if not self._skipping:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
         self._disarm()
         self._in_head = True  # what comes next on this connection is a new request's head
-        super().on_message_complete()
+        if not self._skipping:
+            super().on_message_complete()
+            return
+        self._skipping = False
+        if self.parser.should_keep_alive():
+            self.transport.write(_SHED)
+            self._arm(self.limits.idle_timeout, self._idle)
+        else:
+            self.transport.write(_SHED_CLOSE)
+            self.transport.close()
 
     # -- limits -----------------------------------------------------------------------------
     def _shed_reason(self) -> str | None:
