@@ -498,7 +498,8 @@ class AgentUser(FastHttpUser):
         cp = plan.conversation(i)
         # On the first turn (nobody has answered yet): praise, feedback... need no answer, and a
         # customer whose patience ran out is gone (the model never queues the first and drops
-        # the second from its queue).
+        # the second from its queue). With patience_until = first_response a customer may also
+        # leave while the reply is being written: checked once it is written, below.
         first_turn = conv.get("first_response_at") is None
         gone = (taken - conv["first_tweet_at"]) * plan.speedup > cp.patience
         if first_turn and (not cp.needs_reply or gone):
@@ -517,6 +518,13 @@ class AgentUser(FastHttpUser):
         slow = 1.0 + plan.scenario.agents.slowdown * max(load - 1, 0)
         compose = cp.compose[min(turn, len(cp.compose) - 1)] * slow / plan.speedup
         gevent.sleep(max(0.0, taken + compose - time.time()))
+        if (first_turn and plan.scenario.customers.patience_until == "first_response"
+                and (taken + compose - conv["first_tweet_at"]) * plan.speedup > cp.patience):
+            # The reply is written but the customer left before it could be posted: as in the
+            # model, the agent's time is spent and nobody gets an answer.
+            self._free_slot(slot)
+            self._post(base + "/resolve", "resolve")
+            return
         text = f"Hi @{pl.screen_name(i)}, sorry about that - we're looking into it (ref {cid})."
         if self._post(base + "/reply", "reply", {"text": text}) is None:
             return

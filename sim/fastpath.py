@@ -30,6 +30,7 @@ from chirpdesk.sim.arrivals import ArrivalStream
 from chirpdesk.sim.calendar import agents_on_shift, interval_boundaries, snapshot_times
 from chirpdesk.sim.distributions import Distribution, Draws
 from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.seeds import children
 
 if TYPE_CHECKING:  # sim.model imports this module
     from chirpdesk.sim.model import RunRecords
@@ -86,7 +87,7 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
     assert agents is not None, "simulate() called on a scenario that does not qualify"
     n = len(arrivals)
     # The same streams as Desk: child 0 composes, child 6 patience (the others go unused here).
-    streams = [np.random.default_rng(s) for s in seed.spawn(8)]
+    streams = [np.random.default_rng(s) for s in children(seed, 8)]
     draw = Draws(h.compose, streams[0]).next
     patience = c.patience.sample(streams[6], n) if not c.patience.is_none else None
 
@@ -103,6 +104,9 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
     gave_up = array("d", [math.nan]) * m
     free = [0.0] * agents  # heap of the times each agent is next free
     inf = math.inf
+    # patience_until = first_response: a customer still waiting for the reply when patience
+    # runs out leaves even after pick-up; the agent finishes the reply all the same.
+    until_reply = c.patience_until == "first_response"
     for j in range(m):
         t = times[j]
         s = free[0] if agents else inf
@@ -120,6 +124,8 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
         heapreplace(free, s + d)
         pick[j] = s
         serve[j] = d
+        if until_reply and pat is not None and quit_at < s + d and quit_at < stop:
+            gave_up[j] = quit_at
 
     # Conversation columns, as Desk.records() lays them out.
     pickup = np.full(n, math.nan)
@@ -134,13 +140,13 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
     pickup[who] = p
     busy[who] = served
     done_at = p + served
-    finished = done_at < stop  # NaN (never picked up) compares False
+    quit_ = ~np.isnan(g)
+    finished = (done_at < stop) & ~quit_  # NaN (never picked up) compares False
     idx = who[finished]
     first[idx] = done_at[finished]
     end[idx] = done_at[finished]
     outcome[idx] = RESOLVED_PUBLIC
     turns[idx] = 1
-    quit_ = ~np.isnan(g)
     end[who[quit_]] = g[quit_]
     outcome[who[quit_]] = ABANDONED
     conv = {
@@ -162,7 +168,7 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
         "tier2_end": np.full(n, math.nan),
     }
     arr = np.asarray(times, dtype=np.float64)
-    left_queue = np.where(quit_, g, np.where(np.isnan(p), inf, p))
+    left_queue = np.where(np.isnan(p), np.where(quit_, g, inf), p)
     return RunRecords(conv, _intervals(sc, arr, left_queue, p[~np.isnan(p)], done_at[~np.isnan(p)], agents),
                       arrivals.kinds)
 

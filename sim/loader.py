@@ -44,6 +44,7 @@ from chirpdesk.sim.units import parse_duration
 from chirpdesk.sim.vocabulary import (
     DEFAULT_INFLUENCER_FOLLOWERS,
     ESCALATION_TARGETS,
+    PATIENCE_UNTIL,
     PRIORITY_RULES,
     TWEET_KINDS,
 )
@@ -308,6 +309,7 @@ def _customers(t: Table) -> Customers:
     c = Customers(
         patience=t.distribution("patience", Distribution("none")),
         think_time=_finite(t, "think_time", t.distribution("think_time", Distribution("exponential", mean=1800.0))),
+        patience_until=t.string("patience_until", "first_response", choices=PATIENCE_UNTIL),
     )
     t.done()
     return c

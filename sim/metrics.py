@@ -33,6 +33,7 @@ METRIC_UNITS: dict[str, str] = {
     "deflected_share": "share",
     "answered_share": "share",
     "abandoned_share": "share",
+    "abandoned_after_pickup_share": "share",
     "unanswered_share": "share",
     "p_wait": "share",
     "wait_mean_s": "s",
@@ -90,7 +91,10 @@ def replication_metrics(scenario: Scenario, rec: RunRecords) -> dict[str, float]
     n_needs = int(needs.sum())
     answered = needs & ~np.isnan(c["first_response"][window])
     abandoned = needs & (out == ABANDONED)
-    picked = needs & ~np.isnan(c["pickup"][window])
+    # Served: picked up and not abandoned (with patience_until = first_response a customer may
+    # leave while the agent writes the first reply; that conversation counts as abandoned).
+    picked_up = needs & ~np.isnan(c["pickup"][window])
+    picked = picked_up & ~abandoned
     wait = (c["pickup"][window] - arrival)[picked]
     frt = (c["first_response"][window] - arrival)[answered]
     basis = frt if sc.sla.basis == "first_response" else wait
@@ -121,6 +125,7 @@ def replication_metrics(scenario: Scenario, rec: RunRecords) -> dict[str, float]
         "deflected_share": _share(deflected, int(np.sum(c["needs_reply"][window]))),
         "answered_share": _share(int(answered.sum()), n_needs),
         "abandoned_share": _share(int(abandoned.sum()), n_needs),
+        "abandoned_after_pickup_share": _share(int(np.sum(abandoned & picked_up)), n_needs),
         "unanswered_share": _share(n_needs - int(answered.sum()) - int(abandoned.sum()), n_needs),
         "p_wait": _share(int(np.sum(wait > 1e-9)) + int(abandoned.sum()), int(picked.sum()) + int(abandoned.sum())),
         "wait_mean_s": _nanmean(wait),

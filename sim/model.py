@@ -30,6 +30,7 @@ from chirpdesk.sim.arrivals import ArrivalStream, generate_arrivals
 from chirpdesk.sim.calendar import agents_on_shift, interval_boundaries, open_hours, snapshot_times
 from chirpdesk.sim.distributions import Distribution, Draws
 from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.seeds import children
 from chirpdesk.sim.vocabulary import ESCALATION_TARGETS, URGENT_KINDS
 
 #: Outcome codes stored in ``ConversationRecords.outcome``.
@@ -100,7 +101,7 @@ class Desk:
         self.env = simpy.Environment()
         n = len(arrivals)
         self.n = n
-        streams = [np.random.default_rng(s) for s in seed.spawn(8)]
+        streams = [np.random.default_rng(s) for s in children(seed, 8)]
         h, c, m = scenario.handling, scenario.customers, scenario.mix
         # Bound generator steps (Draws.next), one stream per purpose.
         self._compose = Draws(h.compose, streams[0]).next
@@ -259,7 +260,7 @@ class Desk:
             self._after(self._reroute(), self._rerouted_cb, i)
         else:
             self._enqueue(i, f >> _F_CLASS_SHIFT)
-            if self.state[i] == _ACTIVE:
+            if self.state[i] == _ACTIVE and self.until_pickup:
                 # Taken at once: it cannot give up any more, so its patience needs no event
                 # (its pre-drawn value simply goes unused; no other draw shifts).
                 return
@@ -289,7 +290,9 @@ class Desk:
     def _give_up(self, ev: Event) -> None:
         i: int = ev._value
         s = self.state[i]
-        if (s == _WAITING or s == _TRANSIT) and self.turns[i] == 0:  # noqa: SIM109 (faster than a tuple test)
+        if self.turns[i]:
+            return  # answered: patience no longer matters
+        if s == _WAITING or s == _TRANSIT:  # noqa: SIM109 (faster than a tuple test)
             now = self.env._now
             if s == _WAITING:
                 self.q_sum += now
@@ -297,6 +300,12 @@ class Desk:
             self.state[i] = _DONE
             self.outcome[i] = ABANDONED
             self.end[i] = now
+        elif s == _ACTIVE and not self.until_pickup and self.outcome[i] != ABANDONED:
+            # patience_until = first_response: the agent is still writing the first reply and
+            # the customer, who sees nothing until it is posted, leaves. The agent does not know:
+            # the reply is finished (its time counts as work) and posted to nobody (_replied).
+            self.outcome[i] = ABANDONED
+            self.end[i] = self.env._now
 
     # -- agents --------------------------------------------------------------------------------
     def _free_agent(self) -> int:
@@ -389,6 +398,10 @@ class Desk:
     # -- conversation flow ----------------------------------------------------------------------
     def _replied(self, ev: Event) -> None:
         i: int = ev._value
+        if self.outcome[i] == ABANDONED:  # the customer left while this first reply was written
+            self.state[i] = _DONE
+            self._release(self.agent_of[i])
+            return
         t = self.turns[i] + 1
         self.turns[i] = t
         if t == 1:
@@ -563,6 +576,7 @@ class Desk:
         self.hold = sc.handling.hold_during_think
         self.followups_first = sc.handling.followups_first
         self.auto_reply = sc.agents.tweeting_hours.outside == "auto_reply"
+        self.until_pickup = sc.customers.patience_until == "pickup"
         self.open_times, self.open_values = open_hours(sc.agents.tweeting_hours, sc, stop + 86400.0)
         self.is_open = bool(self.open_values[0])
         self.env.process(self._calendar(stop))
@@ -632,7 +646,7 @@ def simulate_once(scenario: Scenario, seed: np.random.SeedSequence, engine: str 
     fast = engine == "fast" or (engine == "auto" and fastpath.qualifies(scenario))
     if engine == "fast" and not fastpath.qualifies(scenario):
         raise ValueError(f"the fast path does not cover this scenario: {fastpath.why_not(scenario)}")
-    arrival_seed, model_seed = seed.spawn(2)
+    arrival_seed, model_seed = children(seed, 2)  # never seed.spawn(): it changes seed
     stream = generate_arrivals(scenario, np.random.default_rng(arrival_seed))
     if fast:
         return fastpath.simulate(scenario, stream, model_seed)

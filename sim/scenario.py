@@ -139,10 +139,17 @@ class Deflection:
 
 @dataclass(frozen=True)
 class Customers:
-    """``[customers]``: patience while waiting for a first response, and think time between turns."""
+    """``[customers]``: patience while waiting for a first response, and think time between turns.
+
+    ``patience_until``: ``first_response`` (default: the customer gives up unless the first reply
+    is *posted* within their patience, even while an agent is writing it, as on Twitter, where
+    nothing shows until the reply does) or ``pickup`` (patience ends when an agent starts: the
+    Erlang A convention, which :func:`chirpdesk.sim.analytic.erlang_a` matches exactly).
+    """
 
     patience: Distribution = field(default_factory=lambda: Distribution("none"))
     think_time: Distribution = field(default_factory=lambda: Distribution("exponential", mean=1800.0))
+    patience_until: str = "first_response"
 
 
 @dataclass(frozen=True)

@@ -52,5 +52,10 @@ DEFAULT_INFLUENCER_FOLLOWERS = 10_000
 #: Priority rules a scenario may choose in ``[handling] priority``.
 PRIORITY_RULES: tuple[str, ...] = ("fifo", "influencer_fail")
 
+#: What a customer's patience waits for (``[customers] patience_until``): the reply being posted
+#: (``first_response``, what a tweeting customer sees) or an agent starting on it (``pickup``,
+#: the Erlang A convention).
+PATIENCE_UNTIL: tuple[str, ...] = ("first_response", "pickup")
+
 #: Handles a tweet can arrive on.
 HANDLES: tuple[str, ...] = ("service", "marketing")

@@ -258,13 +258,15 @@ def test_warmup_is_discarded():
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rate=st.floats(1, 200), agents=st.integers(0, 4), conc=st.integers(1, 3), patience=st.sampled_from(["none", "20m"]),
-       turns=st.integers(1, 3), hold=st.booleans(), seed=st.integers(0, 1000))
-def test_tweets_are_conserved_and_times_are_ordered(rate, agents, conc, patience, turns, hold, seed):
+       turns=st.integers(1, 3), hold=st.booleans(), seed=st.integers(0, 1000),
+       until=st.sampled_from(["first_response", "pickup"]))
+def test_tweets_are_conserved_and_times_are_ordered(rate, agents, conc, patience, turns, hold, seed, until):
     overrides = [f"arrivals.base_rate={rate}", f"agents.shifts.0.count={agents}", f"agents.concurrency={conc}",
                  f"handling.turns={{ dist = \"constant\", value = {turns} }}", f"handling.hold_during_think={str(hold).lower()}",
                  "scenario.horizon=1d", "scenario.warmup=0s", "mix.marketing_share=0.2",
                  'customers.patience={ dist = "exponential", mean = "20m" }' if patience != "none" else 'customers.patience={ dist = "none" }',
-                 "handling.escalation={ email = 0.2 }", 'agents.shifts.0.start="06:00"', 'agents.shifts.0.end="18:00"']
+                 "handling.escalation={ email = 0.2 }", 'agents.shifts.0.start="06:00"', 'agents.shifts.0.end="18:00"',
+                 f'customers.patience_until="{until}"']
     sc = scenario_from_toml(MINIMAL, "prop.toml", overrides)
     rep = run_replication(sc, seed, 0, keep_records=True)
     c = rep.records.conversations
@@ -278,7 +280,16 @@ def test_tweets_are_conserved_and_times_are_ordered(rate, agents, conc, patience
     answered = ~np.isnan(c["first_response"])
     assert np.all(c["first_response"][answered] >= c["pickup"][answered])
     assert np.all(c["turns"] <= turns)
-    assert not np.any(picked & (outcome == ABANDONED) & (c["pickup"] < c["end"]))
+    gone_after_pickup = picked & (outcome == ABANDONED)
+    if until == "pickup":
+        assert not np.any(gone_after_pickup & (c["pickup"] < c["end"]))
+    else:
+        # Gone while the first reply was being written: no reply reached them, the agent's
+        # work on it counts, and they left before it would have been posted.
+        assert not np.any(answered & (outcome == ABANDONED))
+        assert np.all(c["turns"][gone_after_pickup] == 0)
+        assert np.all(c["end"][gone_after_pickup] < c["pickup"][gone_after_pickup] + c["busy"][gone_after_pickup])
+        assert np.all(c["busy"][gone_after_pickup] > 0)
     if agents == 0:
         assert not picked.any()
     m = rep.metrics
