@@ -287,16 +287,17 @@ class LoadPlan:
                 break
         end_target = sc.mix.private_target if private else target
         work_dist = h.escalation_work.get(end_target) if end_target else None
+        kind = self.arrivals.kinds[int(self.arrivals.kind[index])]
         return ConversationPlan(
             index=index,
-            kind=self.arrivals.kinds[int(self.arrivals.kind[index])],
+            kind=kind,
             needs_reply=self.needs_reply(index),
             turns=turns,
             private=private,
             target=target,
             patience=float(c.patience.sample(rng, 1)[0]),
-            compose=tuple(float(x) for x in h.compose.sample(rng, turns)),
-            think=tuple(float(x) for x in c.think_time.sample(rng, turns)),
+            compose=tuple(float(x) for x in h.compose_for(kind).sample(rng, turns)),
+            think=tuple(float(x) for x in c.think_for(kind).sample(rng, turns)),
             work=float(work_dist.sample(rng, 1)[0]) if work_dist is not None else 0.0,
         )
 

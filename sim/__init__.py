@@ -23,6 +23,7 @@ from chirpdesk.sim.analytic import (
     mmc_utilisation,
     mmc_wait_quantile,
     mol_staffing,
+    priority_mean_waits,
     required_agents,
     required_agents_for_intervals,
 )
@@ -152,6 +153,7 @@ __all__ = [
     "penetration",
     "plan_shifts",
     "policy_shifts",
+    "priority_mean_waits",
     "rate",
     "read_summary",
     "read_table",

@@ -939,3 +939,44 @@ def littles_law_L(lam: float, W: float) -> float:  # noqa: N802,N803 - textbook 
     if math.isnan(w) or w < 0:
         raise ValueError(f"W must be a time >= 0, got {W!r}")
     return 0.0 if lam == 0 else lam * w
+
+
+# --------------------------------------------------------------------------------------------
+# Priority classes (Cobham)
+# --------------------------------------------------------------------------------------------
+
+
+def priority_mean_waits(
+    lams: Sequence[float], mean_service: Sequence[float], second_moment: Sequence[float],
+) -> list[float]:
+    """Mean queue wait of each class of a single server with non-preemptive priority (Cobham).
+
+    Classes are given highest priority first, each with its own Poisson arrival rate and its
+    own service-time distribution (any: only its first two moments matter). With
+    ``W0 = sum_i lam_i E[S_i^2] / 2`` (the mean residual work found in service) and
+    ``s_k = sum_{i<=k} lam_i E[S_i]``, class ``k`` waits ``W0 / ((1 - s_{k-1}) (1 - s_k))``.
+    One class gives Pollaczek-Khinchine's ``W0 / (1 - rho)``.
+
+    Args:
+        lams: arrival rate of each class, per second.
+        mean_service: mean service time of each class, seconds.
+        second_moment: E[S^2] of each class's service time, seconds squared (an exponential's
+            is ``2 mean^2``; a gamma or lognormal's ``mean^2 (1 + cv^2)``).
+
+    Returns:
+        The mean wait of each class, seconds, in the order given; ``inf`` for a class whose
+        cumulative load reaches 1.
+    """
+    if not len(lams) == len(mean_service) == len(second_moment) or not len(lams):
+        raise ValueError("lams, mean_service and second_moment must be non-empty and of one length")
+    for i, (lam, es, es2) in enumerate(zip(lams, mean_service, second_moment, strict=True)):
+        _check_rate(f"lams[{i}]", lam)
+        if not es >= 0 or not es2 >= es * es:
+            raise ValueError(f"class {i}: expected mean_service >= 0 and second_moment >= mean^2, got {es}, {es2}")
+    w0 = sum(lam * es2 for lam, es2 in zip(lams, second_moment, strict=True)) / 2.0
+    waits, above = [], 0.0
+    for lam, es in zip(lams, mean_service, strict=True):
+        upto = above + lam * es
+        waits.append(math.inf if upto >= 1.0 else w0 / ((1.0 - above) * (1.0 - upto)))
+        above = upto
+    return waits

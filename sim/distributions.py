@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chirpdesk.sim.seeds import children
+
 #: Families a scenario may name in ``dist = ...``, with the keys each takes.
 FAMILIES: dict[str, tuple[str, ...]] = {
     "exponential": ("mean",),
@@ -160,3 +162,15 @@ class Draws:
 
     def __call__(self) -> float:
         return self.next()
+
+
+def per_kind_draws(
+    dist_for: Callable[[str], Distribution], by_kind: dict[str, Distribution], kinds: tuple[str, ...],
+    seed: np.random.SeedSequence,
+) -> list[Callable[[], float]] | None:
+    """One draw function per kind code (``kinds`` order), each on its own child stream of
+    ``seed``; ``None`` when every kind shares one distribution (``by_kind`` empty), so that a
+    scenario with a single form draws exactly as before."""
+    if not by_kind:
+        return None
+    return [Draws(dist_for(k), np.random.default_rng(s)).next for k, s in zip(kinds, children(seed, len(kinds)), strict=True)]

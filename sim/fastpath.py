@@ -28,7 +28,7 @@ import numpy as np
 
 from chirpdesk.sim.arrivals import ArrivalStream
 from chirpdesk.sim.calendar import agents_on_shift, interval_boundaries, snapshot_times
-from chirpdesk.sim.distributions import Distribution, Draws
+from chirpdesk.sim.distributions import Distribution, Draws, per_kind_draws
 from chirpdesk.sim.scenario import Scenario
 from chirpdesk.sim.seeds import children
 
@@ -87,8 +87,10 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
     assert agents is not None, "simulate() called on a scenario that does not qualify"
     n = len(arrivals)
     # The same streams as Desk: child 0 composes, child 6 patience (the others go unused here).
-    streams = [np.random.default_rng(s) for s in children(seed, 8)]
+    seeds = children(seed, 8)
+    streams = [np.random.default_rng(s) for s in seeds]
     draw = Draws(h.compose, streams[0]).next
+    by_kind = per_kind_draws(h.compose_for, h.compose_by_kind, arrivals.kinds, seeds[0])
     patience = c.patience.sample(streams[6], n) if not c.patience.is_none else None
 
     kinds = arrivals.kinds
@@ -97,6 +99,7 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
     who = np.flatnonzero(needs_reply)
     times = arrivals.time[who].tolist()
     pat = patience[who].tolist() if patience is not None else None
+    kind_of = arrivals.kind[who].tolist() if by_kind is not None else None
 
     m = len(times)
     pick = array("d", [math.nan]) * m
@@ -120,7 +123,7 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
                 continue
         if s >= stop:  # still waiting when the run ends
             continue
-        d = draw()
+        d = draw() if by_kind is None else by_kind[kind_of[j]]()  # type: ignore[index]
         heapreplace(free, s + d)
         pick[j] = s
         serve[j] = d

@@ -159,6 +159,9 @@ def scenario_from_dict(data: dict[str, Any], file: str = "<dict>") -> Scenario:
             raise ScenarioError(file, "arrivals.bursts.kind", f"got {burst.kind!r}, expected a kind from [mix.kinds]: {', '.join(mix.kinds)}")
     if arrivals.cascade.enabled and arrivals.cascade.kind not in mix.kinds:
         raise ScenarioError(file, "arrivals.cascade.kind", f"got {arrivals.cascade.kind!r}, expected a kind from [mix.kinds]: {', '.join(mix.kinds)}")
+    _check_by_kind(file, "handling.compose", handling.compose_by_kind, raw.get("handling", {}).get("compose"), mix)
+    _check_by_kind(file, "customers.think_time", customers.think_by_kind,
+                   raw.get("customers", {}).get("think_time"), mix)
     for kind in deflection.kinds if deflection.enabled else ():
         if kind not in mix.kinds:
             raise ScenarioError(file, "deflection.kinds", f"got {kind!r}, expected kinds from [mix.kinds]: {', '.join(mix.kinds)}")
@@ -305,11 +308,55 @@ def _deflection(t: Table) -> Deflection:
     return d
 
 
+#: "No default": the distribution must be given.
+_MISSING_DIST = object()
+
+
+def _by_kind(t: Table, name: str, default: object = _MISSING_DIST) -> tuple[Distribution, dict[str, Distribution]]:
+    """A distribution, or one per tweet kind: ``{ question = {...}, complaint = {...}, other = {...} }``.
+
+    Returns ``(fallback, by_kind)``: the single form gives ``(it, {})``; the per-kind form gives
+    the ``other`` entry (else the first listed) as the fallback. Whether every kind that needs a
+    reply is covered is checked once the mix is known (:func:`_check_by_kind`).
+    """
+    value = t.raw(name, None)
+    if not isinstance(value, dict) or "dist" in value or not value:
+        dist = t.distribution(name) if default is _MISSING_DIST else t.distribution(name, default)
+        return _finite(t, name, dist), {}
+    sub = Table(value, t.file, t.key(name))
+    by_kind: dict[str, Distribution] = {}
+    for kind in value:
+        if kind not in (*TWEET_KINDS, "other"):
+            raise sub.error(kind, f"unknown tweet kind; allowed: {', '.join(TWEET_KINDS)}, other "
+                                  '(or write one distribution: { dist = "exponential", mean = "5m" })')
+        by_kind[kind] = _finite(sub, kind, sub.distribution(kind))
+    fallback = by_kind.pop("other", None) or next(iter(by_kind.values()))
+    return fallback, by_kind
+
+
+def _check_by_kind(file: str, key: str, by_kind: dict[str, Distribution], raw: object, mix: Mix) -> None:
+    """Every kind that needs a reply has its own entry or an ``other`` one; no entry for a kind
+    the mix never sends."""
+    if not by_kind:
+        return
+    listed = set(raw) if isinstance(raw, dict) else set()
+    for kind in by_kind:
+        if kind not in mix.kinds:
+            raise ScenarioError(file, f"{key}.{kind}", f"no such kind in [mix.kinds] ({', '.join(mix.kinds)})")
+    if "other" not in listed:
+        missing = [k for k in mix.needs_reply if k not in by_kind]
+        if missing:
+            raise ScenarioError(file, key, f"no entry for {', '.join(missing)} (kinds that need a reply); "
+                                           "add them or an 'other' entry")
+
+
 def _customers(t: Table) -> Customers:
+    think, think_by_kind = _by_kind(t, "think_time", Distribution("exponential", mean=1800.0))
     c = Customers(
         patience=t.distribution("patience", Distribution("none")),
-        think_time=_finite(t, "think_time", t.distribution("think_time", Distribution("exponential", mean=1800.0))),
+        think_time=think,
         patience_until=t.string("patience_until", "first_response", choices=PATIENCE_UNTIL),
+        think_by_kind=think_by_kind,
     )
     t.done()
     return c
@@ -323,8 +370,10 @@ def _handling(t: Table) -> Handling:
         if target not in ESCALATION_TARGETS:
             raise work_t.error(target, f"unknown target; allowed: {', '.join(ESCALATION_TARGETS)}")
         work[target] = _finite(work_t, target, work_t.distribution(target))
+    compose, compose_by_kind = _by_kind(t, "compose")
     h = Handling(
-        compose=_finite(t, "compose", t.distribution("compose")),
+        compose=compose,
+        compose_by_kind=compose_by_kind,
         turns=t.distribution("turns", Distribution("constant", value=1.0), unit="number", integer=True),
         escalation=escalation,
         escalation_work=work,

@@ -28,7 +28,7 @@ from simpy.events import NORMAL, Event
 from chirpdesk.sim import fastpath
 from chirpdesk.sim.arrivals import ArrivalStream, generate_arrivals
 from chirpdesk.sim.calendar import agents_on_shift, interval_boundaries, open_hours, snapshot_times
-from chirpdesk.sim.distributions import Distribution, Draws
+from chirpdesk.sim.distributions import Distribution, Draws, per_kind_draws
 from chirpdesk.sim.scenario import Scenario
 from chirpdesk.sim.seeds import children
 from chirpdesk.sim.vocabulary import ESCALATION_TARGETS, URGENT_KINDS
@@ -101,11 +101,16 @@ class Desk:
         self.env = simpy.Environment()
         n = len(arrivals)
         self.n = n
-        streams = [np.random.default_rng(s) for s in children(seed, 8)]
+        seeds = children(seed, 8)
+        streams = [np.random.default_rng(s) for s in seeds]
         h, c, m = scenario.handling, scenario.customers, scenario.mix
         # Bound generator steps (Draws.next), one stream per purpose.
         self._compose = Draws(h.compose, streams[0]).next
         self._think = Draws(c.think_time, streams[1]).next
+        # Per-kind compose and think times: one stream per kind, children of the purpose's.
+        self._compose_by = per_kind_draws(h.compose_for, h.compose_by_kind, arrivals.kinds, seeds[0])
+        self._think_by = per_kind_draws(c.think_for, c.think_by_kind, arrivals.kinds, seeds[1])
+        self.kind_of = memoryview(arrivals.kind.astype(np.int64)) if (self._compose_by or self._think_by) else memoryview(b"")  # type: ignore[arg-type]  # numpy stubs: ndarray is a Buffer only for Python >= 3.12
         self._uniform = Draws(Distribution("uniform", low=0.0, high=1.0), streams[2]).next
         self._reroute = Draws(m.reroute_delay, streams[3]).next
         self._work = {t: Draws(d, streams[4]).next for t, d in h.escalation_work.items()}
@@ -332,7 +337,7 @@ class Desk:
         self.agent_of[i] = agent
         if self.turns[i] == 0:  # first pick-up (a reply always follows before the next take)
             self.pickup[i] = now
-        d = self._compose()
+        d = self._compose() if self._compose_by is None else self._compose_by[self.kind_of[i]]()
         if load > 1 and self.slow:
             d *= 1.0 + self.slow * (load - 1)
         self.busy[i] += d
@@ -342,7 +347,7 @@ class Desk:
         heappush(self._q, (now + d, NORMAL, next(self._eid), ev))
 
     def _compose_turn(self, i: int, load: int) -> None:
-        d = self._compose()
+        d = self._compose() if self._compose_by is None else self._compose_by[self.kind_of[i]]()
         if load > 1 and self.slow:
             d *= 1.0 + self.slow * (load - 1)
         self.busy[i] += d
@@ -411,7 +416,7 @@ class Desk:
                 return
         agent = self.agent_of[i]
         if t < self.turns_total[i]:
-            think = self._think()
+            think = self._think() if self._think_by is None else self._think_by[self.kind_of[i]]()
             if self.hold and not self.leaving[agent]:
                 self._after(think, self._same_agent_cb, i)
                 return

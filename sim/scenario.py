@@ -150,13 +150,22 @@ class Customers:
     patience: Distribution = field(default_factory=lambda: Distribution("none"))
     think_time: Distribution = field(default_factory=lambda: Distribution("exponential", mean=1800.0))
     patience_until: str = "first_response"
+    #: Think time per tweet kind (``think_time = { question = {...}, ... }``); ``think_time`` is
+    #: then the entry for kinds not listed.
+    think_by_kind: dict[str, Distribution] = field(default_factory=dict)
+
+    def think_for(self, kind: str) -> Distribution:
+        """The think-time distribution of a customer whose first tweet was of ``kind`` (s)."""
+        return self.think_by_kind.get(kind, self.think_time)
 
 
 @dataclass(frozen=True)
 class Handling:
     """``[handling]``: work per conversation.
 
-    ``compose``: time to write one reply; ``turns``: agent replies in public until done
+    ``compose``: time to write one reply; ``compose_by_kind``: per tweet kind, when the scenario
+    writes ``compose = { question = {...}, complaint = {...} }`` (``compose`` is then the entry
+    for kinds not listed, ``other``, or the first listed); ``turns``: agent replies in public until done
     (integer-valued distribution, >= 1); ``escalation``: target -> probability of leaving the
     public timeline at the end (rest resolve in public); ``escalation_work``: agent time spent on
     the hand-off per target; ``priority``: ``fifo`` or ``influencer_fail``;
@@ -171,6 +180,11 @@ class Handling:
     priority: str = "fifo"
     followups_first: bool = True
     hold_during_think: bool = False
+    compose_by_kind: dict[str, Distribution] = field(default_factory=dict)
+
+    def compose_for(self, kind: str) -> Distribution:
+        """The compose-time distribution of a reply to a tweet of ``kind`` (seconds)."""
+        return self.compose_by_kind.get(kind, self.compose)
 
 
 @dataclass(frozen=True)

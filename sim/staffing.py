@@ -111,8 +111,22 @@ def work_model(sc: Scenario, conversations: int = 20_000, seed: int = 20080101) 
     private = rng.random(n) < m.private_share
     turns = np.where(private, 1, turns)
     kmax = int(turns.max())
-    compose = h.compose.sample(rng, n * kmax).reshape(n, kmax)
-    think = c.think_time.sample(rng, n * kmax).reshape(n, kmax)
+    if h.compose_by_kind or c.think_by_kind:
+        # Times per kind: each sampled conversation gets a kind from the mix's reply-needing
+        # kinds (by share), so the work is the mix-weighted mixture, whose mean and spread the
+        # requirement then reflect.
+        kinds = [k for k in m.needs_reply if k in m.kinds] or list(m.kinds)
+        shares = np.asarray([m.kinds[k] for k in kinds], dtype=float)
+        kind = rng.choice(len(kinds), size=n, p=shares / shares.sum())
+        compose, think = np.empty((n, kmax)), np.empty((n, kmax))
+        for code, name in enumerate(kinds):
+            rows = kind == code
+            count = int(rows.sum()) * kmax
+            compose[rows] = h.compose_for(name).sample(rng, count).reshape(-1, kmax)
+            think[rows] = c.think_for(name).sample(rng, count).reshape(-1, kmax)
+    else:
+        compose = h.compose.sample(rng, n * kmax).reshape(n, kmax)
+        think = c.think_time.sample(rng, n * kmax).reshape(n, kmax)
     think[:, 0] = 0.0  # no think time before the first turn
     reroute = np.where(rng.random(n) < m.marketing_share, m.reroute_delay.sample(rng, n), 0.0)
     # Hand-off work: the private target's, or an escalation drawn from [handling.escalation].
