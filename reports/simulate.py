@@ -12,7 +12,7 @@ import numpy as np
 from chirpdesk.reports import format as fmt
 from chirpdesk.reports import plots
 from chirpdesk.reports.data import Table, load_simulate, text_column
-from chirpdesk.reports.page import Card, ci_text, target_state
+from chirpdesk.reports.page import Card, TableView, ci_text, target_state
 from chirpdesk.reports.plots import COLORS, Plot
 from chirpdesk.reports.settings import settings_tree
 from chirpdesk.sim.vocabulary import ESCALATION_TARGETS
@@ -329,6 +329,45 @@ def escalation(summary: dict[str, Any]) -> Plot | None:
             "Black whiskers: 95% CIs across replications.", fig, len(present))
 
 
+#: How each grouping is named in the report.
+GROUPING_LABELS = {"class": "triage class", "kind": "kind", "handle": "handle"}
+
+
+def groups_table(summary: dict[str, Any], info: dict[str, Any]) -> TableView | None:
+    """Results by triage class, kind and handle (summary.json ``groups``): tweets needing a
+    reply, mean wait to pick-up, first response p50/p90, SLA attainment and abandonment, each the
+    mean over replications with its 95% interval where there is one."""
+    groups = summary.get("groups") or {}
+    if not groups:
+        return None
+
+    def cell(m: dict[str, Any], key: str, kind: str) -> str:
+        v = m.get(key) or {}
+        mean = v.get("mean")
+        text = fmt.share(mean) if kind == "share" else fmt.duration(mean) if kind == "s" else fmt.number(mean, 0)
+        if kind != "n" and v.get("ci_low") is not None and v.get("ci_high") is not None and mean is not None:
+            lo, hi = v["ci_low"], v["ci_high"]
+            span = (f"{fmt.share(lo)}–{fmt.share(hi)}" if kind == "share"
+                    else f"{fmt.duration(lo)}–{fmt.duration(hi)}")
+            text += f" ({span})"
+        return text
+
+    rows = []
+    for grouping in ("class", "kind", "handle"):
+        for name, m in (groups.get(grouping) or {}).items():
+            rows.append([GROUPING_LABELS[grouping], name, cell(m, "needs_reply", "n"), cell(m, "wait_mean_s", "s"),
+                         cell(m, "first_response_p50_s", "s"), cell(m, "first_response_p90_s", "s"),
+                         cell(m, "sla_attainment", "share"), cell(m, "abandoned_share", "share")])
+    return TableView(
+        name="groups",
+        headers=["grouping", "group", "tweets needing a reply", "mean wait to pick-up", "first response p50",
+                 "first response p90", "SLA", "gave up"],
+        rows=rows, numeric=[False, False, True, True, True, True, True, True],
+        caption=("Means over replications with 95% intervals. Triage class as the desk ranks tweets: fail "
+                 "(#fail or an outage report), influencer, normal. SLA: " + sla_phrase(info) + "."),
+    )
+
+
 def build(folder: Path) -> dict[str, Any]:
     """Everything the simulate template needs: title, period, verdict, cards, plots, settings."""
     data = load_simulate(folder)
@@ -356,6 +395,7 @@ def build(folder: Path) -> dict[str, Any]:
         "verdict": text,
         "verdict_state": state,
         "cards": cards(summary, info),
+        "groups": groups_table(summary, info),
         "plots": [p for p in figures if p is not None],
         "notes": notes,
         "settings": settings_tree(summary.get("settings") or {}, summary.get("raw") or {}),

@@ -169,6 +169,8 @@ def simulate(scenario: Scenario, arrivals: ArrivalStream, seed: np.random.SeedSe
         "auto_replied": np.zeros(n, dtype=bool),
         "tier2_start": np.full(n, math.nan),
         "tier2_end": np.full(n, math.nan),
+        "followup_visits": np.zeros(n, dtype=np.int16),  # one turn: no follow-ups
+        "followup_wait": np.zeros(n),
     }
     arr = np.asarray(times, dtype=np.float64)
     left_queue = np.where(np.isnan(p), np.where(quit_, g, inf), p)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -23,7 +24,7 @@ from chirpdesk.sim.model import (
     RunRecords,
 )
 from chirpdesk.sim.scenario import Scenario
-from chirpdesk.sim.vocabulary import ESCALATION_TARGETS
+from chirpdesk.sim.vocabulary import ESCALATION_TARGETS, HANDLES, PRIORITY_CLASSES, URGENT_KINDS
 
 #: Metric names in summary.json, in display order, with their units.
 METRIC_UNITS: dict[str, str] = {
@@ -49,6 +50,8 @@ METRIC_UNITS: dict[str, str] = {
     **{f"escalated_{t}_share": "share" for t in ESCALATION_TARGETS},
     "resolved_in_public_share": "share",
     "turns_mean": "turns",
+    "followup_visits_per_hour": "visits/h",
+    "followup_wait_mean_s": "s",
     "resolution_time_mean_s": "s",
     "tier2_wait_mean_s": "s",
     "queue_mean": "tweets",
@@ -141,6 +144,11 @@ def replication_metrics(scenario: Scenario, rec: RunRecords) -> dict[str, float]
         **{f"escalated_{t}_share": _share(esc[t], n_resolved) for t in ESCALATION_TARGETS},
         "resolved_in_public_share": _share(int(np.sum(resolved & (out == RESOLVED_PUBLIC))), n_resolved),
         "turns_mean": _nanmean(c["turns"][window][answered].astype(float)),
+        # Follow-ups queue again (each a visit of its own): with these, Little's law over the
+        # queue is queue_mean = needs_reply/T x (time first contacts queue) + visits/T x wait.
+        "followup_visits_per_hour": float(np.sum(c["followup_visits"][window])) / hours,
+        "followup_wait_mean_s": _share(float(np.sum(c["followup_wait"][window])),
+                                       float(np.sum(c["followup_visits"][window]))),
         "resolution_time_mean_s": _nanmean(res_time),
         "tier2_wait_mean_s": _nanmean(t2),
         "queue_mean": float(np.diff(area["queue_area"])[0]) / (w1 - w0),
@@ -278,3 +286,94 @@ def grouped_percentiles(groups: np.ndarray, values: np.ndarray, n: int,
 def outcome_names(codes: np.ndarray) -> np.ndarray:
     """Map outcome codes to their names (see :data:`chirpdesk.sim.model.OUTCOMES`)."""
     return np.asarray(OUTCOMES, dtype=object)[codes]
+
+
+# -- results by group ---------------------------------------------------------------------------
+
+#: Metrics computed for each group (see :func:`group_metrics`), with their units.
+GROUP_METRICS: dict[str, str] = {
+    "needs_reply": "tweets",
+    "wait_mean_s": "s",
+    "wait_p90_s": "s",
+    "first_response_p50_s": "s",
+    "first_response_p90_s": "s",
+    "sla_attainment": "share",
+    "abandoned_share": "share",
+}
+#: The groupings: the triage class the desk gives a tweet (as ``influencer_fail`` ranks them,
+#: whatever the scenario's own rule), the tweet's kind, and the handle it reached.
+GROUPINGS: tuple[str, ...] = ("class", "kind", "handle")
+
+
+def _classes(sc: Scenario, c: dict[str, np.ndarray], kinds: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+    urgent = np.isin(c["kind"], [kinds.index(k) for k in URGENT_KINDS if k in kinds]) | c["fail"].astype(bool)
+    influencer = c["followers"] >= sc.mix.influencer_followers
+    code = np.where(urgent, 0, np.where(influencer, 1, 2))
+    return code, PRIORITY_CLASSES
+
+
+def group_metrics(scenario: Scenario, rec: RunRecords) -> dict[str, float]:
+    """:data:`GROUP_METRICS` of each group of :data:`GROUPINGS`, keyed ``"grouping/group/metric"``
+    (e.g. ``"kind/complaint/first_response_p90_s"``), for tweets arriving in the window.
+
+    Waits count from arrival to the first pick-up (served tweets), first responses from arrival
+    to the first reply posted, SLA on the scenario's basis over the group's tweets that need a
+    reply, abandonment over the same; a group with no tweet needing a reply is left out.
+    """
+    sc, c = scenario, rec.conversations
+    w0, w1 = sc.meta.warmup, sc.meta.horizon
+    window = _window(c["arrival"], w0, w1)
+    cw = {k: c[k][window] for k in ("arrival", "outcome", "needs_reply", "pickup", "first_response", "kind",
+                                      "fail", "followers", "marketing")}
+    needs = cw["needs_reply"] & (cw["outcome"] != DEFLECTED)
+    abandoned = cw["outcome"] == ABANDONED
+    wait = cw["pickup"] - cw["arrival"]
+    frt = cw["first_response"] - cw["arrival"]
+    basis = frt if sc.sla.basis == "first_response" else wait
+    class_code, class_names = _classes(sc, cw, rec.kinds)
+    codes = {
+        "class": (class_code, class_names),
+        "kind": (cw["kind"], rec.kinds),
+        "handle": (cw["marketing"].astype(np.int8), HANDLES),
+    }
+    out: dict[str, float] = {}
+    for grouping, (code, names) in codes.items():
+        for index, name in enumerate(names):
+            member = needs & (code == index)
+            n = int(member.sum())
+            if not n:
+                continue
+            served = member & ~np.isnan(cw["pickup"]) & ~abandoned
+            answered = member & ~np.isnan(cw["first_response"])
+            w, f = wait[served], frt[answered]
+            values = {
+                "needs_reply": float(n),
+                "wait_mean_s": _nanmean(w),
+                "wait_p90_s": float(np.percentile(w, 90)) if w.size else math.nan,
+                "first_response_p50_s": float(np.percentile(f, 50)) if f.size else math.nan,
+                "first_response_p90_s": float(np.percentile(f, 90)) if f.size else math.nan,
+                "sla_attainment": _share(int(np.sum(basis[answered if sc.sla.basis == "first_response" else served]
+                                                    <= sc.sla.within)), n),
+                "abandoned_share": _share(int(np.sum(member & abandoned)), n),
+            }
+            for metric, value in values.items():
+                out[f"{grouping}/{name}/{metric}"] = value
+    return out
+
+
+def summarise_groups(per_replication: Sequence[dict[str, float]], level: float = 0.95) -> dict[str, Any]:
+    """Group metrics across replications: ``{grouping: {group: {metric: {"mean", "ci_low",
+    "ci_high"}}}}`` (95% Student-t, as :func:`summarise`; a group missing from a replication
+    counts as no value there)."""
+    keys = sorted({k for m in per_replication for k in m}, key=lambda k: k.split("/"))
+    out: dict[str, Any] = {}
+    for key in keys:
+        grouping, group, metric = key.split("/")
+        values = [m.get(key, math.nan) for m in per_replication]
+        mean, lo, hi = confidence_interval(values, level)
+        if GROUP_METRICS[metric] == "share" and lo == lo:
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        if lo == lo:
+            lo = max(lo, 0.0)
+        out.setdefault(grouping, {}).setdefault(group, {})[metric] = {"mean": mean, "ci_low": lo, "ci_high": hi}
+    return out

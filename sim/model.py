@@ -63,8 +63,9 @@ class RunRecords:
 
     ``conversations``: one entry per tweet (``arrival``, ``kind``, ``fail``, ``followers``,
     ``marketing``, ``origin``, ``needs_reply``, ``pickup``, ``first_response``, ``end``,
-    ``turns``, ``outcome``, ``busy``, ``auto_replied``, ``tier2_start``, ``tier2_end``): times
-    float64, ``turns`` int16 (int64 only for conversations longer than 32,767 turns),
+    ``turns``, ``outcome``, ``busy``, ``auto_replied``, ``tier2_start``, ``tier2_end``,
+    ``followup_visits``: times a follow-up queued again, ``followup_wait``: seconds those visits
+    waited, summed, visits still waiting at the end not counted): times float64, ``turns`` int16 (int64 only for conversations longer than 32,767 turns),
     ``outcome`` int8, flags bool.
     ``intervals``: one entry per interval boundary (``time``, cumulative ``queue_area``,
     ``busy_area``, ``staffed_area``, and instantaneous ``queue``, ``agents``, ``open``).
@@ -151,10 +152,13 @@ class Desk:
         self.end = array("d", nan)
         self.busy = array("d", bytes(8 * n))
         self.t2_start = array("d", nan)
+        self.fu_since = array("d", nan)  # when the current follow-up joined the queue
         self.t2_end = nan  # the template itself: the last NaN column
+        self.fu_wait = array("d", bytes(8 * n))  # seconds follow-ups waited in the queue, summed
         # Turns fit in int16 unless a scenario asks for absurdly long conversations.
         self._turns_code = "h" if not n or int(turns_total.max()) < 2**15 else "q"
         self.turns = array(self._turns_code, bytes(array(self._turns_code).itemsize * n))
+        self.fu_visits = array(self._turns_code, bytes(array(self._turns_code).itemsize * n))
         self.outcome = array("b", bytes(n))
         self.auto = array("b", bytes(n))
         self.state = array("b", bytes(n))
@@ -337,6 +341,8 @@ class Desk:
         self.agent_of[i] = agent
         if self.turns[i] == 0:  # first pick-up (a reply always follows before the next take)
             self.pickup[i] = now
+        else:  # a follow-up taken from the queue
+            self.fu_wait[i] += now - self.fu_since[i]
         d = self._compose() if self._compose_by is None else self._compose_by[self.kind_of[i]]()
         if load > 1 and self.slow:
             d *= 1.0 + self.slow * (load - 1)
@@ -444,12 +450,17 @@ class Desk:
             # agent takes no more turns, so the follow-up queues like any other.
             self.state[i] = _TRANSIT
             self._release(agent)
-            self._enqueue(i, _FOLLOWUP if self.followups_first else self.flags[i] >> _F_CLASS_SHIFT)
+            self._requeue(i)
             return
         self._compose_turn(i, self.load[agent])
 
     def _followup(self, ev: Event) -> None:
-        i: int = ev._value
+        self._requeue(ev._value)
+
+    def _requeue(self, i: int) -> None:
+        """A customer's follow-up joins the queue again (a queue visit of its own, timed)."""
+        self.fu_visits[i] += 1
+        self.fu_since[i] = self.env._now
         self._enqueue(i, _FOLLOWUP if self.followups_first else self.flags[i] >> _F_CLASS_SHIFT)
 
     def _leave_timeline(self, i: int, code: int) -> None:
@@ -625,6 +636,8 @@ class Desk:
             "auto_replied": np.frombuffer(self.auto, dtype=np.int8).astype(bool),
             "tier2_start": np.frombuffer(self.t2_start, dtype=np.float64),
             "tier2_end": np.frombuffer(self.t2_end, dtype=np.float64),
+            "followup_visits": np.frombuffer(self.fu_visits, dtype=np.int16 if self._turns_code == "h" else np.int64),
+            "followup_wait": np.frombuffer(self.fu_wait, dtype=np.float64),
         }
         rows = np.asarray(self.interval_rows, dtype=float).reshape(-1, 7)
         names = ("time", "queue_area", "busy_area", "staffed_area", "queue", "agents", "open")

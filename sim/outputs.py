@@ -81,6 +81,7 @@ def summary_document(result: SimulationResult) -> dict[str, Any]:
         "sla": {"share": sc.sla.share, "within_s": sc.sla.within, "basis": sc.sla.basis},
         "units": METRIC_UNITS,
         "metrics": result.summary,
+        "groups": result.groups,
         "per_replication": result.per_replication,
         "wall_seconds": result.wall_seconds,
         "settings": scenario_as_run(sc),

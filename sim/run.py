@@ -11,10 +11,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 
-from chirpdesk.sim.metrics import interval_table, replication_metrics, summarise
+from chirpdesk.sim.metrics import (
+    group_metrics,
+    interval_table,
+    replication_metrics,
+    summarise,
+    summarise_groups,
+)
 from chirpdesk.sim.model import RunRecords, simulate_once
 from chirpdesk.sim.scenario import Scenario
 from chirpdesk.sim.workers import run_numbered
@@ -29,6 +36,8 @@ class ReplicationResult:
     intervals: dict[str, np.ndarray]
     records: RunRecords | None = None
     seconds: float = 0.0
+    #: Results by group (:func:`chirpdesk.sim.metrics.group_metrics`), ``"grouping/group/metric"``.
+    groups: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,8 @@ class SimulationResult:
     records: RunRecords | None
     wall_seconds: float = 0.0
     extra: dict[str, object] = field(default_factory=dict)
+    #: Results by group across replications (:func:`chirpdesk.sim.metrics.summarise_groups`).
+    groups: dict[str, Any] = field(default_factory=dict)
 
     @property
     def per_replication(self) -> list[dict[str, float]]:
@@ -62,7 +73,8 @@ def run_replication(scenario: Scenario, seed: int, index: int, keep_records: boo
     rec = simulate_once(scenario, child)
     metrics = replication_metrics(scenario, rec)
     table = interval_table(scenario, rec)
-    return ReplicationResult(index, metrics, table, rec if keep_records else None, time.perf_counter() - t0)
+    groups = group_metrics(scenario, rec)
+    return ReplicationResult(index, metrics, table, rec if keep_records else None, time.perf_counter() - t0, groups)
 
 
 def default_jobs(replications: int) -> int:
@@ -105,6 +117,7 @@ def combine(scenario: Scenario, seed: int, results: list[ReplicationResult], wal
         intervals=mean_intervals,
         records=results[0].records,
         wall_seconds=wall,
+        groups=summarise_groups([r.groups for r in results]),
     )
 
 

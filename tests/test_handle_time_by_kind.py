@@ -97,3 +97,24 @@ def test_a_kind_without_a_handle_time_is_named() -> None:
                       'other = { dist = "constant", value = "2m" } }'])
     assert sc.handling.compose_for("question").value == 120.0
     assert sc.handling.compose_for("outage_report").value == 30.0
+
+
+def test_results_by_class_and_kind_carry_intervals_that_contain_cobham() -> None:
+    from chirpdesk.sim.run import run_scenario
+
+    sc = scenario_from_toml(MINIMAL, "by-kind.toml", [*BY_KIND, 'handling.priority="influencer_fail"'])
+    groups = run_scenario(sc, jobs=2).groups
+    order = ["outage_report", "question"]
+    theory = priority_mean_waits([LAM * SHARE[k] for k in order], [MEAN[k] for k in order],
+                                 [SECOND[k] for k in order])
+    # Outage reports are the "fail" triage class; questions from ordinary authors are "normal".
+    for (grouping, group), expected in zip([("class", "fail"), ("class", "normal")], theory, strict=True):
+        w = groups[grouping][group]["wait_mean_s"]
+        assert w["ci_high"] - w["ci_low"] < 0.15 * expected
+        assert w["ci_low"] <= expected <= w["ci_high"], (group, expected, w)
+    for kind, expected in zip(order, theory, strict=True):
+        w = groups["kind"][kind]["wait_mean_s"]
+        assert w["ci_low"] <= expected <= w["ci_high"], (kind, expected, w)
+    assert set(groups["handle"]) == {"service"}
+    n = groups["kind"]["outage_report"]["needs_reply"]["mean"] + groups["kind"]["question"]["needs_reply"]["mean"]
+    assert n == pytest.approx(LAM * (sc.meta.horizon - sc.meta.warmup), rel=0.02)

@@ -295,3 +295,21 @@ def test_tweets_are_conserved_and_times_are_ordered(rate, agents, conc, patience
     m = rep.metrics
     shares = m["answered_share"] + m["abandoned_share"] + m["unanswered_share"]
     assert shares == pytest.approx(1.0) or math.isnan(shares)
+
+
+def test_littles_law_from_summary_metrics_counts_follow_up_visits():
+    # Three turns each: a third of the queue's visits are follow-ups. queue_mean must equal
+    # arrivals x first wait + follow-up visits x their wait, from summary metrics alone.
+    sc = small(overrides=['handling.turns={ dist = "constant", value = 3 }', "agents.shifts.0.count=6",
+                          'customers.think_time={ dist = "exponential", mean = "10m" }',
+                          'handling.compose={ dist = "exponential", mean = "4m" }', "scenario.horizon=6d",
+                          "handling.followups_first=false"])
+    for r in range(2):
+        m = records_of(sc, r).metrics
+        window = sc.meta.horizon - sc.meta.warmup
+        first = m["needs_reply"] / window * m["wait_mean_s"]
+        follow = m["followup_visits_per_hour"] / 3600 * m["followup_wait_mean_s"]
+        assert m["followup_visits_per_hour"] == pytest.approx(2 * m["needs_reply"] / (window / 3600), rel=0.03)
+        assert follow > 0.2 * (first + follow)  # follow-ups are a real share of the queue
+        assert m["queue_mean"] == pytest.approx(first + follow, rel=0.03)
+        assert m["queue_mean"] > 1.2 * first  # first contacts alone undershoot

@@ -103,3 +103,21 @@ def test_week_shape_has_one_point_per_interval_and_series(sim_run: Path) -> None
     fig = next(a for tag, a in parse(sim_run / "report.html").tags if a.get("data-plot") == "week_shape")
     assert int(fig["data-points"]) == 3 * n_intervals  # arrivals, needing reply, agents
     assert not math.isnan(float(fig["data-points"]))
+
+
+def test_results_by_group_are_in_summary_and_report(sim_run: Path) -> None:
+    s = _summary(sim_run)
+    groups = s["groups"]
+    assert set(groups) == {"class", "kind", "handle"}
+    question = groups["kind"]["question"]
+    for metric in ("needs_reply", "wait_mean_s", "first_response_p90_s", "sla_attainment", "abandoned_share"):
+        v = question[metric]
+        assert v["ci_low"] <= v["mean"] <= v["ci_high"], metric
+    # erlang-check has one kind and one handle: each group is the whole, so it equals the totals.
+    assert question["sla_attainment"]["mean"] == s["metrics"]["sla_attainment"]["mean"]
+    assert question["needs_reply"]["mean"] == s["metrics"]["needs_reply"]["mean"]
+    html = (sim_run / "report.html").read_text(encoding="utf-8")
+    table = html[html.index('data-table="groups"'):]
+    table = table[:table.index("</table>")]
+    assert table.count("<tr") == 1 + sum(len(v) for v in groups.values())  # header + one row per group
+    assert "question" in table and "service" in table
