@@ -10,11 +10,17 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from chirpdesk.desk.config import WRITERS, config_from_env, parse_agents
+from chirpdesk.desk.config import WRITERS, check_order, config_from_env, parse_agents
 from chirpdesk.desk.storage import describe_db
 from chirpdesk.sim.cli import dispatch
 from chirpdesk.sim.errors import ChirpdeskError
-from chirpdesk.sim.vocabulary import PRIORITY_RULES
+
+
+def _order(raw: str) -> str:
+    try:
+        return check_order(raw, "got")
+    except ChirpdeskError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("got: ")) from None
 
 
 def register(subparsers: Any) -> None:
@@ -42,9 +48,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--agents", default=None, help="agents to create: name:token,name2:token2")
     parser.add_argument("--admin-token", default=None, help="bearer token for /admin/agents")
     parser.add_argument(
-        "--priority-rule", default=None, choices=PRIORITY_RULES,
+        "--priority-rule", default=None, metavar="ORDER", type=_order,
         help="claim order between classes, as a scenario's [handling] priority: influencer_fail "
-             "(default: #fail/outage, then influencers, then the rest) or fifo (env CHIRPDESK_PRIORITY_RULE)",
+             "(default: #fail/outage, then influencers, then the rest), fifo, or an order such as "
+             "outage>fail>influencer>followup>rest ('+' for a tie; env CHIRPDESK_PRIORITY_RULE)",
     )
     parser.add_argument(
         "--followups-first", default=None, action=argparse.BooleanOptionalAction,

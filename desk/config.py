@@ -41,6 +41,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.priority import parse_order
 from chirpdesk.sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_RULES
 
 #: Where ``chirpdesk serve`` keeps its data when no ``--db`` is given.
@@ -166,7 +167,7 @@ class DeskConfig:
              "FULL, NORMAL or EXTRA"),
             ("write_delay", self.write_delay >= 0, "a number >= 0 (seconds)"),
             ("sqlite_max_pages", self.sqlite_max_pages >= 0, "an integer >= 0 (pages; 0: no cap)"),
-            ("priority_rule", self.priority_rule in PRIORITY_RULES, "one of " + ", ".join(PRIORITY_RULES)),
+            ("priority_rule", _valid_order(self.priority_rule), ORDER_HELP),
             ("followups_first", isinstance(self.followups_first, bool), "true or false"),
             ("writer", self.writer in WRITERS, "one of " + ", ".join(WRITERS)),
             ("max_connections", self.max_connections >= 1, "an integer >= 1"),
@@ -179,6 +180,29 @@ class DeskConfig:
             if not ok:
                 raise ChirpdeskError(f"desk config {name}: got {getattr(self, name)!r}, expected {expected}")
         return self
+
+
+#: What an order may be, for error messages.
+ORDER_HELP = ("one of " + ", ".join(PRIORITY_RULES) + " or an order such as outage>fail>influencer>followup>rest "
+              "(classes: outage, fail, influencer, followup, rest; '+' joins a tie)")
+
+
+def check_order(raw: str, where: str) -> str:
+    """``raw`` if it is a claim order the desk knows, else :class:`ChirpdeskError` naming ``where``."""
+    rule = raw.strip()
+    if not _valid_order(rule):
+        raise ChirpdeskError(f"{where}: got {raw!r}, expected {ORDER_HELP}")
+    return rule
+
+
+def _valid_order(rule: str) -> bool:
+    if rule in PRIORITY_RULES:
+        return True
+    try:
+        parse_order(rule)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_agents(spec: str) -> dict[str, str]:
@@ -221,7 +245,9 @@ def _convert(name: str, raw: str) -> Any:
         if value not in _TRUE + _FALSE:
             raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected true or false")
         return value in _TRUE
-    choices = {"writer": WRITERS, "priority_rule": PRIORITY_RULES}.get(name)
+    if name == "priority_rule":
+        return check_order(raw, ENV_VARS[name])
+    choices = {"writer": WRITERS}.get(name)
     if choices is not None:
         if raw.strip() not in choices:
             raise ChirpdeskError(f"{ENV_VARS[name]}: got {raw!r}, expected one of {', '.join(choices)}")

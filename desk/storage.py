@@ -29,7 +29,7 @@ def describe_db(url: str) -> tuple[str, str]:
 def open_storage(config: DeskConfig) -> Storage:
     """Build the backend named by ``config.db`` (not yet opened: call ``.open()``)."""
     backend, target = describe_db(config.db)
-    order = QueueOrder(config.priority_rule, config.followups_first)
+    order = QueueOrder(config.priority_rule, config.followups_first, config.influencer_followers)
     if backend == "postgresql":
         from chirpdesk.desk.storage_postgres import PostgresStorage
 

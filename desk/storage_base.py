@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import secrets
 import threading
 from abc import ABC, abstractmethod
@@ -33,7 +34,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from chirpdesk.desk.schema import Delivery, DirectMessage, Tweet
 from chirpdesk.desk.triage import triage
-from chirpdesk.sim.vocabulary import PRIORITY_RULES
+from chirpdesk.sim.priority import is_preset, level_of, levels
+from chirpdesk.sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_RULES
 
 T = TypeVar("T")
 
@@ -236,16 +238,43 @@ class QueueOrder:
 
     priority_rule: str = "influencer_fail"
     followups_first: bool = True
+    #: Followers from which an author is an influencer (used by user-defined orders only).
+    influencer_followers: int = DEFAULT_INFLUENCER_FOLLOWERS
 
     @property
     def tag(self) -> str:
         """Short name of this order (names its index)."""
+        if not is_preset(self.priority_rule):
+            digest = hashlib.sha1(self.class_expr.encode()).hexdigest()[:10]  # type: ignore[union-attr]
+            return f"custom_{digest}"
         return f"{self.priority_rule}{'_ff' if self.followups_first else ''}"
 
     @property
     def class_expr(self) -> str | None:
         """SQL for the queue class of a conversation (0 is served first), ``None`` when every
-        waiting conversation is in one class (``fifo`` without follow-ups first)."""
+        waiting conversation is in one class (``fifo`` without follow-ups first).
+
+        A user-defined order (:mod:`chirpdesk.sim.priority`) is a ``CASE`` over the levels in
+        order, so a conversation goes to the first level holding any of its labels, as in the
+        model: ``outage`` is the first message's kind ``outage_report``, ``fail`` the ``fail``
+        priority of anything else (a ``#fail``; triage gives outage reports that priority too),
+        ``influencer`` the follower count, ``followup`` a pending follow-up (checked first: it
+        queues at its level whatever its class).
+        """
+        if not is_preset(self.priority_rule):
+            order = levels(self.priority_rule)
+            conditions = {
+                "outage": "kind = 'outage_report'",
+                "fail": "(priority = 'fail' AND kind <> 'outage_report')",
+                "influencer": f"followers_count >= {int(self.influencer_followers)}",
+            }
+            whens = []
+            followup = level_of(order, "followup")
+            if followup is not None:
+                whens.append(f"WHEN awaiting_followup = 1 THEN {followup}")
+            for index, level in enumerate(order):
+                whens += [f"WHEN {conditions[label]} THEN {index}" for label in level if label in conditions]
+            return f"CASE {' '.join(whens)} ELSE {level_of(order, 'rest')} END"
         ranked = self.priority_rule == "influencer_fail"
         if self.followups_first:
             other = "priority_rank + 1" if ranked else "1"
@@ -374,12 +403,22 @@ class Storage(ABC):
         for statement in SCHEMA_TEMPLATE:
             conn.execute(statement.format(**types))
         self._migrate(conn, types)
-        for other in QueueOrder.all():
-            if other != self.order:
-                conn.execute(f"DROP INDEX IF EXISTS {other.index_name}")
+        for name in self._queue_indexes(conn):
+            if name != self.order.index_name:
+                conn.execute(f"DROP INDEX IF EXISTS {name}")
         for legacy in _LEGACY_INDEXES:
             conn.execute(f"DROP INDEX IF EXISTS {legacy}")
         conn.execute(self.order.index_sql())
+
+    def _queue_indexes(self, conn: Any) -> list[str]:
+        """Names of the queue indexes in the database (``conversations_queue_*``): one per order
+        ever configured, of which only the current one is kept."""
+        if self.backend == "postgresql":
+            sql = ("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+                   " AND tablename = 'conversations' AND indexname LIKE 'conversations_queue_%'")
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'conversations_queue_%'"
+        return [row[0] for row in conn.execute(sql).fetchall()]
 
     def _migrate(self, conn: Any, types: dict[str, str]) -> list[str]:
         """Add the :data:`ADDED_COLUMNS` an older database lacks (``ALTER TABLE ... ADD

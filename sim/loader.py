@@ -16,6 +16,7 @@ from typing import Any
 
 from chirpdesk.sim.distributions import Distribution
 from chirpdesk.sim.errors import ScenarioError
+from chirpdesk.sim.priority import format_order, parse_order
 from chirpdesk.sim.scenario import (
     SLA,
     Adoption,
@@ -377,12 +378,29 @@ def _handling(t: Table) -> Handling:
         turns=t.distribution("turns", Distribution("constant", value=1.0), unit="number", integer=True),
         escalation=escalation,
         escalation_work=work,
-        priority=t.string("priority", "fifo", choices=PRIORITY_RULES),
+        priority=_priority(t),
         followups_first=t.boolean("followups_first", True),
         hold_during_think=t.boolean("hold_during_think", False),
     )
     t.done()
     return h
+
+
+def _priority(t: Table) -> str:
+    """``priority``: a preset name, or a user-defined order (a list, or its text form), kept in
+    text form (:mod:`chirpdesk.sim.priority`)."""
+    value = t.raw("priority", "fifo")
+    if isinstance(value, str) and value in PRIORITY_RULES:
+        return value
+    try:
+        order = parse_order(value if isinstance(value, str | list) else [value])
+    except ValueError as exc:
+        raise t.error("priority", f"got {value!r}: {exc}; e.g. priority = [\"outage\", \"fail\", "
+                                  f"\"influencer\", \"followup\", \"rest\"] or one of {', '.join(PRIORITY_RULES)}") from None
+    if t.has("followups_first"):
+        raise t.error("followups_first", "the priority list says where follow-ups go (its 'followup' entry; "
+                                         "left out, they queue in their own class): remove followups_first")
+    return format_order(order)
 
 
 def _finite(t: Table, name: str, dist: Distribution) -> Distribution:

@@ -29,6 +29,7 @@ from chirpdesk.sim import fastpath
 from chirpdesk.sim.arrivals import ArrivalStream, generate_arrivals
 from chirpdesk.sim.calendar import agents_on_shift, interval_boundaries, open_hours, snapshot_times
 from chirpdesk.sim.distributions import Distribution, Draws, per_kind_draws
+from chirpdesk.sim.priority import level_of
 from chirpdesk.sim.scenario import Scenario
 from chirpdesk.sim.seeds import children
 from chirpdesk.sim.vocabulary import ESCALATION_TARGETS, URGENT_KINDS
@@ -50,8 +51,6 @@ TARGET_CODE = {t: OUTCOMES.index(t) for t in ESCALATION_TARGETS}
 
 # Conversation states (the queue deletes lazily: an entry whose state is no longer WAITING is skipped).
 _TRANSIT, _WAITING, _ACTIVE, _DONE = 0, 1, 2, 3
-# Queue classes, served in this order.
-_FOLLOWUP, _FAIL, _INFLUENCER, _NORMAL = 0, 1, 2, 3
 # Per-conversation flag byte: needs a reply, deflectable kind (with deflection on), landed on the
 # marketing handle; the queue class sits in the bits above.
 _F_REPLY, _F_DEFLECT, _F_MARKETING, _F_CLASS_SHIFT = 1, 2, 4, 3
@@ -130,12 +129,25 @@ class Desk:
         self.needs_reply = needs[arrivals.kind] if n else np.zeros(0, bool)
         dfl = scenario.deflection
         deflectable = np.isin(np.arange(len(kinds)), [kinds.index(k) for k in dfl.kinds if k in kinds])
-        if h.priority == "influencer_fail":
-            # The top class is the vocabulary's "fail": #fail or an outage report, as the desk triages.
-            urgent = arrivals.fail | np.isin(arrivals.kind, [kinds.index(k) for k in URGENT_KINDS if k in kinds])
-            cls = np.where(urgent, _FAIL, np.where(arrivals.followers >= m.influencer_followers, _INFLUENCER, _NORMAL))
-        else:
-            cls = np.full(n, _NORMAL)
+        # Queue classes are the levels of the claim order (sim.priority): a tweet goes to the first
+        # level holding any of its labels; follow-ups to the "followup" level when it is listed.
+        order = h.levels
+        rest = level_of(order, "rest")
+        assert rest is not None
+        unlabelled = len(order)  # "rest" is for tweets with none of the other labels
+        cls = np.full(n, unlabelled)
+        labels = (
+            ("outage", np.isin(arrivals.kind, [kinds.index(k) for k in URGENT_KINDS if k in kinds])),
+            ("fail", arrivals.fail.astype(bool)),
+            ("influencer", arrivals.followers >= m.influencer_followers),
+        )
+        for label, has in labels:
+            level = level_of(order, label)
+            if level is not None and n:
+                cls = np.where(has, np.minimum(cls, level), cls)
+        cls = np.where(cls == unlabelled, rest, cls)
+        followup = level_of(order, "followup")
+        self.followup_level = -1 if followup is None else followup
         flags = self.needs_reply.astype(np.uint8) * _F_REPLY
         if dfl.enabled and n:
             flags |= deflectable[arrivals.kind].astype(np.uint8) * _F_DEFLECT
@@ -164,8 +176,8 @@ class Desk:
         self.state = array("b", bytes(n))
         self.agent_of = array("i", bytes(4 * n))
 
-        # Queue: one deque per class; entries are conversation indices.
-        self.queue: list[deque[int]] = [deque(), deque(), deque(), deque()]
+        # Queue: one deque per class (level of the claim order); entries are conversation indices.
+        self.queue: list[deque[int]] = [deque() for _ in order]
         self.waiting = 0
         # Agents: load per agent; free agents bucketed by load (dicts as ordered sets).
         self.k = scenario.agents.concurrency
@@ -461,7 +473,7 @@ class Desk:
         """A customer's follow-up joins the queue again (a queue visit of its own, timed)."""
         self.fu_visits[i] += 1
         self.fu_since[i] = self.env._now
-        self._enqueue(i, _FOLLOWUP if self.followups_first else self.flags[i] >> _F_CLASS_SHIFT)
+        self._enqueue(i, self.followup_level if self.followup_level >= 0 else self.flags[i] >> _F_CLASS_SHIFT)
 
     def _leave_timeline(self, i: int, code: int) -> None:
         """Move the conversation off Twitter: hand-off work by the agent, then tier 2 if any."""
@@ -590,7 +602,6 @@ class Desk:
         d = sc.deflection
         self.dfl_max, self.dfl_half = d.max_share, d.half_saturation
         self.hold = sc.handling.hold_during_think
-        self.followups_first = sc.handling.followups_first
         self.auto_reply = sc.agents.tweeting_hours.outside == "auto_reply"
         self.until_pickup = sc.customers.patience_until == "pickup"
         self.open_times, self.open_values = open_hours(sc.agents.tweeting_hours, sc, stop + 86400.0)

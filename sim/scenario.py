@@ -168,7 +168,8 @@ class Handling:
     for kinds not listed, ``other``, or the first listed); ``turns``: agent replies in public until done
     (integer-valued distribution, >= 1); ``escalation``: target -> probability of leaving the
     public timeline at the end (rest resolve in public); ``escalation_work``: agent time spent on
-    the hand-off per target; ``priority``: ``fifo`` or ``influencer_fail``;
+    the hand-off per target; ``priority``: ``fifo``, ``influencer_fail`` or a user-defined order
+    in text form (``outage>fail>influencer>followup>rest``, see :mod:`chirpdesk.sim.priority`);
     ``followups_first``: customers' follow-up tweets jump ahead of new tweets;
     ``hold_during_think``: the agent keeps the conversation's slot between turns (chat-like).
     """
@@ -181,6 +182,13 @@ class Handling:
     followups_first: bool = True
     hold_during_think: bool = False
     compose_by_kind: dict[str, Distribution] = field(default_factory=dict)
+
+    @property
+    def levels(self) -> tuple[tuple[str, ...], ...]:
+        """The claim order as levels of class labels (:func:`chirpdesk.sim.priority.levels`)."""
+        from chirpdesk.sim.priority import levels
+
+        return levels(self.priority, self.followups_first)
 
     def compose_for(self, kind: str) -> Distribution:
         """The compose-time distribution of a reply to a tweet of ``kind`` (seconds)."""

@@ -118,3 +118,47 @@ def test_results_by_class_and_kind_carry_intervals_that_contain_cobham() -> None
     assert set(groups["handle"]) == {"service"}
     n = groups["kind"]["outage_report"]["needs_reply"]["mean"] + groups["kind"]["question"]["needs_reply"]["mean"]
     assert n == pytest.approx(LAM * (sc.meta.horizon - sc.meta.warmup), rel=0.02)
+
+
+def test_a_user_defined_order_is_served_as_written_cobham_reversed() -> None:
+    # Questions ("rest") ahead of outage reports: the reverse of the preset, Cobham reversed.
+    waits = class_waits([*BY_KIND, 'handling.priority=["rest", "outage"]'])
+    order = ["question", "outage_report"]
+    theory = priority_mean_waits([LAM * SHARE[k] for k in order], [MEAN[k] for k in order],
+                                 [SECOND[k] for k in order])
+    for name, expected in zip(order, theory, strict=True):
+        mean, lo, hi = waits[name]
+        assert hi - lo < 0.15 * expected, (name, waits[name])
+        assert lo <= expected <= hi, (name, expected, waits[name])
+
+
+def test_the_presets_are_orders_and_spelling_one_out_changes_nothing() -> None:
+    base = ['handling.turns={ dist = "constant", value = 2 }', "mix.fail_share=0.3",
+            'mix.kinds={ question = 0.5, complaint = 0.3, outage_report = 0.2 }',
+            'mix.followers={ dist = "empirical", values = [50, 50000], weights = [0.9, 0.1] }']
+    preset = scenario_from_toml(MINIMAL, "p.toml", [*base, 'handling.priority="influencer_fail"'])
+    spelled = scenario_from_toml(MINIMAL, "p.toml", [
+        *base, 'handling.priority=["followup", ["outage", "fail"], "influencer", "rest"]'])
+    assert spelled.handling.priority == "followup>outage+fail>influencer>rest"
+    assert spelled.handling.levels == preset.handling.levels
+    a = run_replication(preset, 3, 0, keep_records=True).records.conversations
+    b = run_replication(spelled, 3, 0, keep_records=True).records.conversations
+    for name in ("pickup", "first_response", "outcome"):
+        np.testing.assert_array_equal(a[name], b[name])
+
+
+@pytest.mark.parametrize(("value", "needle"), [
+    ('["outage", "vip", "rest"]', "unknown class 'vip'; allowed: outage, fail, influencer, followup, rest"),
+    ('["outage", "fail"]', "must include 'rest'"),
+    ('["rest", "rest"]', "listed twice"),
+    ('"vip"', "unknown class 'vip'"),
+])
+def test_a_bad_priority_order_names_the_field_and_the_allowed_classes(value: str, needle: str) -> None:
+    with pytest.raises(ScenarioError, match="handling.priority") as err:
+        scenario_from_toml(MINIMAL, "p.toml", [f"handling.priority={value}"])
+    assert needle in str(err.value)
+
+
+def test_followups_first_beside_a_priority_list_is_refused() -> None:
+    with pytest.raises(ScenarioError, match="handling.followups_first: the priority list says where follow-ups go"):
+        scenario_from_toml(MINIMAL, "p.toml", ['handling.priority=["followup", "rest"]', "handling.followups_first=true"])

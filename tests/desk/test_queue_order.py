@@ -33,6 +33,10 @@ EXPECTED = {
     ("influencer_fail", False): [F1, FU_F, I1, N1, FU_N],
     ("fifo", True): [FU_N, FU_F, N1, I1, F1],
     ("fifo", False): [N1, I1, F1, FU_N, FU_F],
+    # User-defined orders (a scenario's priority list): the first level holding any of a
+    # conversation's classes; follow-ups at their own level when listed, else in their class.
+    ("influencer>outage+fail>followup>rest", True): [I1, F1, FU_N, FU_F, N1],
+    ("outage>fail>influencer>rest", True): [F1, FU_F, I1, N1, FU_N],
 }
 
 
@@ -115,7 +119,8 @@ def test_flags_configure_the_order_and_bad_values_are_one_line_errors(
     finally:
         client.close()
     for args, env, needle in (
-        (["--priority-rule", "vip"], {}, "--priority-rule: invalid choice: 'vip'"),
+        (["--priority-rule", "vip"], {}, "--priority-rule: got 'vip', expected one of fifo, influencer_fail or an order"),
+        (["--priority-rule", "outage>vip>rest"], {}, "classes: outage, fail, influencer, followup, rest"),
         ([], {"CHIRPDESK_PRIORITY_RULE": "vip"},
          "chirpdesk: error: CHIRPDESK_PRIORITY_RULE: got 'vip', expected one of fifo, influencer_fail"),
         ([], {"CHIRPDESK_FOLLOWUPS_FIRST": "sometimes"},
