@@ -134,7 +134,7 @@ def write_table(path: Path, columns: dict[str, np.ndarray]) -> None:
         w = csv.writer(f)
         w.writerow(names)
         for row in rows:
-            w.writerow(["" if isinstance(v, float) and v != v else (f"{v:.6g}" if isinstance(v, float) else v) for v in row])
+            w.writerow(["" if isinstance(v, float) and v != v else (repr(v) if isinstance(v, float) else v) for v in row])
 
 
 def read_table(path: str | Path) -> dict[str, np.ndarray]:
