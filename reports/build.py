@@ -14,6 +14,7 @@ VIEWS: dict[str, str] = {
     "staff": "chirpdesk.reports.staff",
     "sweep": "chirpdesk.reports.sweep",
     "loadtest": "chirpdesk.reports.loadtest",
+    "calibrate": "chirpdesk.reports.calibrate",
 }
 
 

@@ -24,6 +24,7 @@ KIND_FILES: dict[str, str] = {
     "staff": "staff.json",
     "sweep": "sweep.json",
     "loadtest": "loadtest.json",
+    "calibrate": "calibration.json",
 }
 
 Table = dict[str, np.ndarray]

@@ -34,8 +34,11 @@ from chirpdesk.sim.arrivals import (
     penetration,
     rate,
 )
+from chirpdesk.sim.calibrate import Calibration, calibrate
 from chirpdesk.sim.distributions import Distribution, Draws
 from chirpdesk.sim.errors import ChirpdeskError, ScenarioError
+from chirpdesk.sim.history import History, read_history
+from chirpdesk.sim.history_gen import BrandTruth, generate_twcs
 from chirpdesk.sim.loader import (
     apply_override,
     load_scenario,
@@ -93,7 +96,9 @@ __all__ = [
     "Agents",
     "ArrivalStream",
     "Arrivals",
+    "BrandTruth",
     "Burst",
+    "Calibration",
     "Cascade",
     "ChirpdeskError",
     "Cost",
@@ -104,6 +109,7 @@ __all__ = [
     "Draws",
     "ErlangAResult",
     "Handling",
+    "History",
     "LoadTest",
     "METRIC_UNITS",
     "Meta",
@@ -130,6 +136,7 @@ __all__ = [
     "agents_from_slots",
     "apply_override",
     "breakpoints",
+    "calibrate",
     "confidence_interval",
     "effective_service_rate",
     "erlang_a",
@@ -138,6 +145,7 @@ __all__ = [
     "expected_count",
     "format_duration",
     "generate_arrivals",
+    "generate_twcs",
     "infinite_server_offered_load",
     "init_scenario",
     "interval_table",
@@ -155,6 +163,7 @@ __all__ = [
     "policy_shifts",
     "priority_mean_waits",
     "rate",
+    "read_history",
     "read_summary",
     "read_table",
     "replication_metrics",

@@ -20,6 +20,7 @@ COMMANDS: tuple[str, ...] = (
     "chirpdesk.sim.commands.simulate",
     "chirpdesk.sim.commands.staff",
     "chirpdesk.sim.commands.sweep",
+    "chirpdesk.sim.commands.calibrate",
     "chirpdesk.sim.commands.scenarios",
     "chirpdesk.desk.cli",
     "chirpdesk.reports.cli",

@@ -59,3 +59,11 @@ PATIENCE_UNTIL: tuple[str, ...] = ("first_response", "pickup")
 
 #: Handles a tweet can arrive on.
 HANDLES: tuple[str, ...] = ("service", "marketing")
+
+#: Phrases by which a brand's reply moves a conversation off the public timeline ("DM us your
+#: order number"): calibration counts a thread as moved to DM when a brand reply contains one
+#: (lower-case, word-bounded). The one place this vocabulary lives.
+DM_REQUEST_WORDS: tuple[str, ...] = (
+    "dm", "dms", "direct message", "private message", "send us a message", "message us",
+    "pm us", "inbox", "via dm", "in dm",
+)
