@@ -381,6 +381,7 @@ def stress_scenario(scenario: Scenario, shape: str, speedup: float, duration: fl
         "arrivals.base_rate": max(base * 3600.0, 1e-9),
         "arrivals.diurnal": [1.0] * 24,
         "arrivals.weekly": [1.0] * 7,
+        "arrivals.hour_of_week": [],
         "arrivals.adoption": {"model": "none"},
         "arrivals.bursts": bursts,
         "arrivals.cascade": {"enabled": False},

@@ -85,6 +85,74 @@ def response_plot(frt: np.ndarray) -> Plot | None:
                             "what customers expect on Twitter.", fig, frt.size)
 
 
+def heatmap(volume: np.ndarray) -> Plot | None:
+    """Threads per hour as a weekday x hour heatmap."""
+    if volume.size != 168:
+        return None
+    with plots.figure("volume_heatmap", height=2.6) as (fig, ax):
+        im = ax.imshow(volume.reshape(7, 24), aspect="auto", cmap="Blues", interpolation="nearest")
+        ax.set_yticks(range(7))
+        ax.set_yticklabels(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"])
+        ax.set_xticks(range(0, 24, 3))
+        ax.set_xticklabels([f"{h:02d}:00" for h in range(0, 24, 3)])
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, label="threads per hour", pad=0.01)
+        return plots.finish("volume_heatmap", "The week at a glance", "Threads started per hour, by weekday and "
+                            "hour (UTC): the hour-of-week profile of the written scenario.", fig, 168)
+
+
+def turns_plot(folder: Path, s: dict[str, Any]) -> Plot | None:
+    """Observed replies per answered thread against the fitted distribution."""
+    path = folder / "turns.csv"
+    fit = s.get("turns_fit") or {}
+    if not path.is_file() or not fit:
+        return None
+    with open(path, encoding="utf-8") as f:
+        rows = [(int(r["brand_replies"]), int(r["threads"])) for r in csv.DictReader(f)]
+    total = sum(c for _, c in rows) or 1
+    with plots.figure("turns", width=plots.HALF, height=3.2) as (fig, ax):
+        ax.bar([v for v, _ in rows], [c / total for _, c in rows], color=COLORS["demand"], alpha=0.8, label="observed")
+        ax.plot(fit["values"], fit["weights"], "o-", color=COLORS["target"], label=f"fitted ({fit['best']})")
+        ax.set_xlabel("brand replies per answered thread")
+        plots.percent_axis(ax)
+        ax.legend(frameon=False, fontsize=9)
+        return plots.finish("turns", "Replies per thread", f"Observed against the {fit['best']} distribution "
+                            "written to handling.turns (chosen by AIC over empirical and geometric).", fig, total)
+
+
+def think_plot(folder: Path, s: dict[str, Any]) -> Plot | None:
+    """Observed think times (empirical CDF) against each fitted family."""
+    x = _column(folder / "think_times.csv", "think_s")
+    fit = s.get("think_time_fit") or {}
+    if x.size == 0 or not fit.get("fits"):
+        return None
+    from scipy import stats
+
+    cap = float(np.percentile(x, 99))
+    grid = np.linspace(0, cap, 200)
+    ex, ey = plots.ecdf_points(x)
+    with plots.figure("think_time", width=plots.HALF, height=3.2) as (fig, ax):
+        ax.plot(ex, ey, color=COLORS["demand"], lw=2.2, drawstyle="steps-post", label="observed")
+        for name, f in fit["fits"].items():
+            mean, cv = f["mean"], f["cv"]
+            if name == "exponential":
+                cdf = stats.expon.cdf(grid, scale=mean)
+            elif name == "lognormal":
+                sigma = np.sqrt(np.log(1 + cv**2))
+                cdf = stats.lognorm.cdf(grid, sigma, scale=mean / np.exp(sigma**2 / 2))
+            else:
+                a = 1 / cv**2
+                cdf = stats.gamma.cdf(grid, a, scale=mean / a)
+            ax.plot(grid, cdf, lw=1.2, ls="--" if name != fit["best"] else "-", label=f"{name} (KS {f['ks']:.3f})")
+        ax.set_xlim(0, cap)
+        ax.set_xlabel(f"{plots.minutes_axis(ax, cap)} from a brand reply to the customer's next tweet")
+        plots.percent_axis(ax)
+        ax.legend(frameon=False, fontsize=8)
+        return plots.finish("think_time", "How long customers take to write back",
+                            f"{x.size:,} follow-ups against each fitted family; {fit['best']} won by AIC and is "
+                            "written to customers.think_time.", fig, int(x.size))
+
+
 def build(folder: Path) -> dict[str, Any]:
     """The template context of a calibrate folder."""
     s = load_json(folder / "calibration.json")
@@ -110,7 +178,8 @@ def build(folder: Path) -> dict[str, Any]:
                     f"minutes; the median first reply took {fmt.duration(s.get('first_response_p50_s'))}."),
         "verdict_state": "neutral",
         "cards": cards(s),
-        "plots": [p for p in (volume_plot(volume), response_plot(frt)) if p is not None],
+        "plots": [p for p in (volume_plot(volume), heatmap(volume), response_plot(frt), turns_plot(folder, s),
+                              think_plot(folder, s)) if p is not None],
         "notes": [],
         "rejected": table,
         "fitted": params,

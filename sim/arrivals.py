@@ -89,6 +89,16 @@ def _weekly(scenario: Scenario, t: np.ndarray) -> np.ndarray:
     return prof[(np.floor((t + h0) / DAY).astype(np.int64) + w0) % 7]
 
 
+def _week_shape(scenario: Scenario, t: np.ndarray) -> np.ndarray:
+    """The relative rate of the calendar at ``t``: ``diurnal x weekly``, or ``hour_of_week``."""
+    how = scenario.arrivals.hour_of_week
+    if not how:
+        return _diurnal(scenario, t) * _weekly(scenario, t)
+    h0, w0 = _clock_offset(scenario)
+    hours = np.floor((t + h0) / HOUR).astype(np.int64) + 24 * w0
+    return np.asarray(how)[hours % 168]
+
+
 def burst_excess(scenario: Scenario, t: np.ndarray) -> np.ndarray:
     """Extra rate factor from bursts at ``t`` (shape ``(n_bursts, len(t))``), after updates."""
     t = np.asarray(t, dtype=float)
@@ -105,7 +115,7 @@ def rate(scenario: Scenario, t: np.ndarray | float) -> np.ndarray:
     """Arrival rate in tweets per second at ``t`` seconds from the start (before cascades)."""
     t = np.atleast_1d(np.asarray(t, dtype=float))
     factor = 1.0 + burst_excess(scenario, t).sum(axis=0)
-    return (scenario.arrivals.base_rate * _diurnal(scenario, t) * _weekly(scenario, t)
+    return (scenario.arrivals.base_rate * _week_shape(scenario, t)
             * adoption_factor(scenario, t) * np.maximum(factor, 0.0))
 
 
@@ -140,6 +150,8 @@ def _rate_bounds(scenario: Scenario, lo: np.ndarray, hi: np.ndarray) -> np.ndarr
         h = np.floor((mid + h0) / HOUR).astype(np.int64)
         di = np.maximum.reduce([prof[(h - 1) % 24], prof[h % 24], prof[(h + 1) % 24]])
     wk = np.maximum(_weekly(scenario, lo), _weekly(scenario, np.maximum(hi - 1e-9, lo)))
+    if a.hour_of_week:  # windows lie within one calendar hour: the step value at the midpoint
+        di, wk = _week_shape(scenario, mid), np.ones_like(mid)
     ad = np.maximum(adoption_factor(scenario, lo), adoption_factor(scenario, hi))
     burst = np.ones_like(lo)
     for b in a.bursts:

@@ -61,6 +61,7 @@ class Calibration:
     first_response_s: np.ndarray
     turns: np.ndarray
     brand_replies: np.ndarray
+    think_s: np.ndarray
 
 
 def brands(h: History) -> Counter[str]:
@@ -140,8 +141,12 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
     elif brand not in counts:
         by_lower = {b.lower(): b for b in counts}
         if brand.lower().lstrip("@") not in by_lower:
+            import difflib
+
+            close = difflib.get_close_matches(brand.lower().lstrip("@"), list(by_lower), n=5, cutoff=0.5)
+            near = (f"closest: {', '.join(by_lower[c] for c in close)}; " if close else "")
             top = ", ".join(f"{b} ({n})" for b, n in counts.most_common(10))
-            raise ChirpdeskError(f"--brand: {brand!r} has no tweets in {h.source}; brands with most tweets: {top}")
+            raise ChirpdeskError(f"--brand: {brand!r} has no tweets in {h.source}; {near}brands with most tweets: {top}")
         brand = by_lower[brand.lower().lstrip("@")]
 
     n = len(h)
@@ -171,6 +176,9 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
     if until is not None:
         thread_root &= h.created < until
     roots = np.flatnonzero(thread_root)
+    if roots.size == 0 and (since is not None or until is not None):
+        raise ChirpdeskError(f"{brand}: no thread starts in the window given by --since/--until "
+                             f"(its history runs {_iso(float(h.created.min()))} to {_iso(float(h.created.max()))})")
     if roots.size < MIN_THREADS:
         raise ChirpdeskError(f"{brand}: {roots.size} threads in the window, at least {MIN_THREADS} are needed "
                              "to calibrate (widen --since/--until or choose a brand with more history)")
@@ -205,6 +213,12 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
     asks_dm = h.asks_dm[mine_rows]
     dm_threads = np.zeros(roots.size, bool)
     dm_threads[root_index[root[mine_rows[asks_dm]]]] = True
+
+    # Think time: from a brand reply to the customer's next tweet answering it.
+    follow = np.flatnonzero(customer & (parent_row >= 0))
+    follow = follow[mine[parent_row[follow]]]
+    think = h.created[follow] - h.created[parent_row[follow]]
+    think = think[think > 0]
 
     created = h.created[roots]
     start, end = float(created.min()), float(created.max())
@@ -261,10 +275,81 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
             "arrivals.base_rate_per_hour": _fitted(n_roots / hours, rate_lo, rate_hi),
             "mix.private_share": _fitted(dm_k / answered_threads if answered_threads else math.nan, dm_lo, dm_hi),
             "handling.turns_mean": _fitted(*mean_interval(brand_replies[answered_roots].astype(float))),
+            "reply_share": _fitted(answered_threads / n_roots, *share_interval(answered_threads, n_roots)),
         },
+        "think_time_fit": fit_durations(think),
+        "turns_fit": fit_turns(brand_replies[answered_roots]),
         "cannot_be_known": list(UNKNOWABLE),
     }
-    return Calibration(summary, volume, frt_answered, turns, brand_replies[answered_roots])
+    return Calibration(summary, volume, frt_answered, turns, brand_replies[answered_roots], think)
+
+
+#: Families :func:`fit_durations` compares (all in the scenario format's vocabulary).
+DURATION_FAMILIES = ("exponential", "lognormal", "gamma")
+
+
+def fit_durations(x: np.ndarray) -> dict[str, Any]:
+    """Maximum-likelihood fits of ``x`` (seconds, > 0) by each of :data:`DURATION_FAMILIES`,
+    compared by AIC, with the Kolmogorov-Smirnov distance of each; ``best`` is the lowest AIC,
+    and ``dist`` its scenario form (``{"dist", "mean", "cv"}``). Empty for fewer than 20 values."""
+    x = np.asarray(x, dtype=float)
+    x = x[x > 0]
+    if x.size < 20:
+        return {}
+    mean = float(x.mean())
+    if float(np.ptp(x)) <= 1e-9 * mean:  # every value the same: no family to compare
+        return {"n": int(x.size), "fits": {}, "best": "constant", "dist": {"dist": "constant", "value": f"{mean:.0f}s"}}
+    fits: dict[str, dict[str, float]] = {}
+    loglik = float(np.sum(stats.expon.logpdf(x, scale=mean)))
+    fits["exponential"] = {"mean": mean, "cv": 1.0, "aic": 2 - 2 * loglik,
+                           "ks": float(stats.kstest(x, "expon", args=(0, mean)).statistic)}
+    with np.errstate(all="ignore"):
+        try:
+            shape, _, scale = stats.lognorm.fit(x, floc=0)
+            loglik = float(np.sum(stats.lognorm.logpdf(x, shape, 0, scale)))
+            fits["lognormal"] = {"mean": float(scale * math.exp(shape**2 / 2)),
+                                 "cv": float(math.sqrt(math.exp(shape**2) - 1)), "aic": 4 - 2 * loglik,
+                                 "ks": float(stats.kstest(x, "lognorm", args=(shape, 0, scale)).statistic)}
+        except (ValueError, RuntimeError, OverflowError):
+            pass  # no maximum-likelihood lognormal for these values: compared without it
+        try:
+            a, _, scale = stats.gamma.fit(x, floc=0)
+            loglik = float(np.sum(stats.gamma.logpdf(x, a, 0, scale)))
+            fits["gamma"] = {"mean": float(a * scale), "cv": float(1 / math.sqrt(a)), "aic": 4 - 2 * loglik,
+                             "ks": float(stats.kstest(x, "gamma", args=(a, 0, scale)).statistic)}
+        except (ValueError, RuntimeError, OverflowError):
+            pass
+    fits = {k: v for k, v in fits.items() if all(math.isfinite(x_) for x_ in v.values())}
+    best = min(fits, key=lambda k: fits[k]["aic"])
+    dist: dict[str, Any] = {"dist": best, "mean": f"{fits[best]['mean']:.0f}s"}
+    if best != "exponential":
+        dist["cv"] = round(fits[best]["cv"], 3)
+    return {"n": int(x.size), "fits": fits, "best": best, "dist": dist}
+
+
+def fit_turns(replies: np.ndarray, most: int = 10) -> dict[str, Any]:
+    """Replies per answered thread (>= 1): the empirical distribution (``most - 1`` free
+    weights) against a geometric one (one parameter), by AIC; ``weights`` are the winner's
+    probabilities of 1..``most`` (the tail folded into ``most``)."""
+    k = np.clip(np.asarray(replies, dtype=int), 1, most)
+    if k.size == 0:
+        return {}
+    counts = np.bincount(k, minlength=most + 1)[1:]
+    emp = counts / k.size
+    with np.errstate(divide="ignore"):
+        ll_emp = float(np.sum(counts[counts > 0] * np.log(emp[counts > 0])))
+    p = 1.0 / float(k.mean())  # geometric on 1, 2, ...: MLE
+    geo = p * (1 - p) ** np.arange(most)
+    geo[-1] = (1 - p) ** (most - 1)  # the tail folded into the last value
+    with np.errstate(divide="ignore"):
+        ll_geo = float(np.sum(counts * np.log(np.maximum(geo, 1e-300))))
+    used = int(np.count_nonzero(counts))
+    aic = {"empirical": 2 * max(used - 1, 0) - 2 * ll_emp, "geometric": 2 - 2 * ll_geo}
+    best = min(aic, key=lambda f: aic[f])
+    weights = emp if best == "empirical" else geo
+    keep = weights > 0
+    return {"n": int(k.size), "aic": aic, "best": best, "values": [int(v) for v in np.arange(1, most + 1)[keep]],
+            "weights": [float(w) for w in weights[keep] / weights[keep].sum()]}
 
 
 def hour_of_week(t: np.ndarray) -> np.ndarray:
@@ -291,12 +376,9 @@ def scenario_document(cal: Calibration, template: dict[str, Any], name: str) -> 
 
     doc = copy.deepcopy(template)
     s = cal.summary
-    vol = cal.volume.reshape(7, 24)
     mean = float(cal.volume.mean())
     if mean <= 0:
         raise ChirpdeskError(f"{s['brand']}: no volume to build arrivals from")
-    diurnal = vol.mean(axis=0) / mean
-    weekly = vol.mean(axis=1) / mean
     start = dt.datetime.fromtimestamp(s["window_start"], dt.UTC).replace(tzinfo=None)
     monday = (start - dt.timedelta(days=start.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
     meta = doc.setdefault("scenario", {})
@@ -308,20 +390,147 @@ def scenario_document(cal: Calibration, template: dict[str, Any], name: str) -> 
     meta["start"] = monday
     arrivals = doc.setdefault("arrivals", {})
     arrivals["base_rate"] = round(float(s["fitted"]["arrivals.base_rate_per_hour"]["value"]), 4)
-    arrivals["diurnal"] = [round(float(x), 4) for x in diurnal]
-    arrivals["weekly"] = [round(float(x), 4) for x in weekly]
-    arrivals.pop("bursts", None)
+    # Hours the window never covered get the mean (a profile value must be >= 0, not unknown).
+    profile = np.where(cal.volume > 0, cal.volume, 0.0) / mean
+    arrivals["hour_of_week"] = [round(float(x), 4) for x in profile]
+    for key in ("diurnal", "weekly", "bursts"):
+        arrivals.pop(key, None)
+    arrivals["interpolation"] = "step"
     mix = doc.setdefault("mix", {})
+    # The share of threads the brand answers at all: the kinds that need a reply carry it.
+    kinds = dict(mix.get("kinds") or {"question": 1.0})
+    needs = [k for k in (mix.get("needs_reply") or ["question"]) if k in kinds] or [next(iter(kinds))]
+    reply = float(s["fitted"]["reply_share"]["value"])
+    quiet = [k for k in kinds if k not in needs]
+    if not quiet and reply < 1.0:
+        kinds["praise"], quiet = 0.0, ["praise"]
+    total_needs = sum(kinds[k] for k in needs)
+    total_quiet = sum(kinds[k] for k in quiet)
+    for k in needs:
+        kinds[k] = round(reply * kinds[k] / total_needs, 6)
+    for k in quiet:
+        kinds[k] = round((1 - reply) * (kinds[k] / total_quiet if total_quiet else 1 / len(quiet)), 6)
+    drift = 1.0 - sum(kinds.values())
+    kinds[needs[0]] = round(kinds[needs[0]] + drift, 6)
+    mix["kinds"] = kinds
+    mix["needs_reply"] = needs
     if s["dm_share"] == s["dm_share"]:
         mix["private_share"] = round(float(s["dm_share"]), 4)
         mix.setdefault("private_target", "dm")
-    replies = np.clip(cal.brand_replies, 1, 10)
-    if replies.size:
-        values, counts = np.unique(replies, return_counts=True)
-        doc.setdefault("handling", {})["turns"] = {
-            "dist": "empirical", "values": [int(v) for v in values],
-            "weights": [round(float(c) / replies.size, 6) for c in counts]}
+    turns = s.get("turns_fit") or {}
+    if turns:
+        weights = [round(w, 6) for w in turns["weights"]]
+        weights[0] = round(weights[0] + 1.0 - sum(weights), 6)
+        doc.setdefault("handling", {})["turns"] = {"dist": "empirical", "values": turns["values"], "weights": weights}
+    think = s.get("think_time_fit") or {}
+    if think:
+        doc.setdefault("customers", {})["think_time"] = dict(think["dist"])
     return doc
+
+
+def scenario_comments(cal: Calibration, template: str) -> str:
+    """The header of scenario.toml: where each calibrated number came from."""
+    s = cal.summary
+    f = s["fitted"]
+    lines = [
+        f"Written by `chirpdesk calibrate` from {s['source']} ({s['format']}), brand {s['brand']}, threads started",
+        f"{s['window_start_iso']} to {s['window_end_iso']} ({s['threads']:,} threads). Template: {template}.",
+        "Where each calibrated number came from (calibration.json has them all, with 95% intervals):",
+        f"  arrivals.base_rate     threads started per hour: {f['arrivals.base_rate_per_hour']['value']:.3f} "
+        f"(Poisson 95% CI {f['arrivals.base_rate_per_hour']['ci_low']:.3f}-{f['arrivals.base_rate_per_hour']['ci_high']:.3f})",
+        "  arrivals.hour_of_week  threads per hour of the week (Monday 00:00 UTC first), divided by the mean",
+        f"  mix.kinds              kinds needing a reply scaled to the share of threads answered, "
+        f"{f['reply_share']['value']:.3f}",
+        f"  mix.private_share      threads whose brand reply asks for a DM: {s['dm_share']:.3f}",
+    ]
+    turns, think = s.get("turns_fit") or {}, s.get("think_time_fit") or {}
+    if turns:
+        lines.append(f"  handling.turns         brand replies per answered thread, {turns['best']} "
+                     f"(AIC {turns['aic']['empirical']:.0f} empirical vs {turns['aic']['geometric']:.0f} geometric)")
+    if think:
+        fits = ", ".join(f"{k} AIC {v['aic']:.0f} KS {v['ks']:.3f}" for k, v in think["fits"].items()) or "one value"
+        lines.append(f"  customers.think_time   brand reply to the customer's next tweet ({think['n']:,}): "
+                     f"{think['best']} won ({fits})")
+    lines.append("Everything else is the template's: compose time, patience and the team cannot be seen in tweets.")
+    return "".join(f"# {line}\n" for line in lines)
+
+
+#: Columns of brands.csv.
+BRAND_COLUMNS = ("brand", "threads", "customer_tweets", "reply_pairs", "response_rate", "first_response_p50_s",
+                 "first_response_p90_s", "answered_within_10m_share", "turns_mean", "dm_share")
+
+
+def brand_table(h: History) -> list[dict[str, Any]]:
+    """Every brand's figures (:data:`BRAND_COLUMNS`, the same definitions as :func:`calibrate`),
+    sorted by threads, most first: the per-handle benchmark ("response rate vs volume")."""
+    if h.format == "x-v2":
+        h = _settle_x_v2(h, None)
+    n = len(h)
+    if n == 0:
+        return []
+    pos = np.minimum(np.searchsorted(h.tweet_id, h.parent), n - 1)
+    parent_row = np.where((h.parent >= 0) & (h.tweet_id[pos] == h.parent), pos, -1)
+    root = _roots(parent_row)
+    outbound = ~h.inbound
+    thread_brand = np.full(n, -1, dtype=np.int64)
+    thread_brand[root[outbound]] = h.author[outbound]
+    # Threads no brand answered: the brand their root mentions.
+    brand_codes = np.unique(h.author[outbound])
+    by_name = {str(h.names[c]).lower(): int(c) for c in brand_codes}
+    mention_to_brand = np.asarray([by_name.get(str(m), -1) for m in h.mention_names], dtype=np.int64)
+    is_root = root == np.arange(n)
+    silent = is_root & h.inbound & (thread_brand < 0) & (h.mention >= 0)
+    if mention_to_brand.size:
+        thread_brand[silent] = mention_to_brand[h.mention[silent]]
+    roots = np.flatnonzero(is_root & h.inbound & (thread_brand >= 0))
+    tb = thread_brand[root]  # every row's thread brand
+    customer = h.inbound & (tb >= 0) & (thread_brand[root] >= 0) & (h.inbound[root])
+    reply = np.flatnonzero(outbound & (parent_row >= 0) & (h.author == tb))
+    reply = reply[h.inbound[parent_row[reply]]]
+    parents = parent_row[reply]
+    dt = h.created[reply] - h.created[parents]
+    order = np.lexsort((dt, parents))
+    ps, ds = parents[order], dt[order]
+    first = np.ones(ps.size, bool)
+    first[1:] = ps[1:] != ps[:-1]
+    ps, ds = ps[first], ds[first]
+    ps, ds = ps[ds >= 0], ds[ds >= 0]
+    answered = np.zeros(n, bool)
+    answered[ps] = True
+    frt = np.full(n, math.nan)
+    frt[ps] = ds
+    dm_row = outbound & h.asks_dm & (h.author == tb)
+    dm_thread = np.zeros(n, bool)
+    dm_thread[root[dm_row]] = True
+    size = int(h.names.size)
+    threads = np.bincount(tb[roots], minlength=size)
+    cust = np.bincount(tb[customer], minlength=size)
+    cust_answered = np.bincount(tb[customer & answered], minlength=size)
+    pairs = np.bincount(tb[ps], minlength=size)
+    rows = []
+    root_brand = tb[roots]
+    root_frt = frt[roots]
+    for code in np.flatnonzero(threads):
+        mine = root_brand == code
+        f = root_frt[mine]
+        ok = f[~np.isnan(f)]
+        mine_roots = roots[mine]
+        answered_threads = int(ok.size)
+        rows.append({
+            "brand": str(h.names[code]),
+            "threads": int(threads[code]),
+            "customer_tweets": int(cust[code]),
+            "reply_pairs": int(pairs[code]),
+            "response_rate": float(cust_answered[code] / cust[code]) if cust[code] else math.nan,
+            "first_response_p50_s": float(np.quantile(ok, 0.5)) if ok.size else math.nan,
+            "first_response_p90_s": float(np.quantile(ok, 0.9)) if ok.size else math.nan,
+            "answered_within_10m_share": float(np.sum(ok <= TEN_MINUTES) / threads[code]),
+            "turns_mean": float(cust[code] / threads[code]),
+            "dm_share": float(np.sum(dm_thread[mine_roots] & ~np.isnan(frt[mine_roots])) / answered_threads)
+            if answered_threads else math.nan,
+        })
+    rows.sort(key=lambda r: (-r["threads"], r["brand"]))
+    return rows
 
 
 def _iso(t: float) -> str:

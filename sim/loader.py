@@ -211,8 +211,16 @@ def _arrivals(t: Table, meta: Meta) -> Arrivals:
     adoption = _adoption(t.table("adoption"))
     bursts = tuple(_burst(b, meta) for b in t.tables("bursts"))
     cascade = _cascade(t.table("cascade"))
+    how: tuple[float, ...] = ()
+    if t.has("hour_of_week") and t.raw("hour_of_week") != []:
+        how = t.profile("hour_of_week", 168)
+        for other in ("diurnal", "weekly"):
+            if t.has(other):
+                raise t.error(other, "hour_of_week replaces diurnal and weekly: give one or the other")
+        if interpolation != "step":
+            raise t.error("interpolation", 'hour_of_week is a step profile: expected "step"')
     t.done()
-    return Arrivals(base / 3600.0, diurnal, weekly, interpolation, adoption, bursts, cascade)
+    return Arrivals(base / 3600.0, diurnal, weekly, interpolation, adoption, bursts, cascade, how)
 
 
 def _adoption(t: Table) -> Adoption:

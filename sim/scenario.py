@@ -89,6 +89,8 @@ class Arrivals:
 
     ``diurnal`` (24 values) and ``weekly`` (7, Monday first) are relative profiles normalised to
     mean 1; ``interpolation`` is ``step`` (constant within each hour) or ``linear``.
+    ``hour_of_week`` (168 values, Monday 00:00 first, mean 1), when given, replaces
+    ``diurnal x weekly``: a week whose days differ in shape, as a calibrated history has.
     """
 
     base_rate: float
@@ -98,6 +100,7 @@ class Arrivals:
     adoption: Adoption = field(default_factory=Adoption)
     bursts: tuple[Burst, ...] = ()
     cascade: Cascade = field(default_factory=Cascade)
+    hour_of_week: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

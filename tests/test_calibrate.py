@@ -213,8 +213,57 @@ def test_clear_errors(tmp_path: Path) -> None:
     h = read_history(str(_write(tmp_path / "t.csv", _threads(40))))
     with pytest.raises(ChirpdeskError, match=r"--brand: 'Nobody' has no tweets.*Acme \(120\)"):
         calibrate(h, "Nobody")
+    with pytest.raises(ChirpdeskError, match=r"'Acmee' has no tweets.*closest: Acme;"):
+        calibrate(h, "Acmee")
     with pytest.raises(ChirpdeskError, match="at least 30 are needed"):
         calibrate(read_history(str(_write(tmp_path / "few.csv", _threads(5)))), "Acme")
+    with pytest.raises(ChirpdeskError, match="no thread starts in the window"):
+        calibrate(h, "Acme", since=T0 + 10 * 86400)
+    binary = tmp_path / "photo.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    with pytest.raises(ChirpdeskError, match="not a twcs.csv export: missing column"):
+        read_history(str(binary))
+    with pytest.raises(ChirpdeskError, match="--format: got 'xml'"):
+        read_history(str(bad), "xml")
+
+
+@pytest.mark.parametrize("args", [["--brand", "Nobody"], ["--since", "2030-01-01"], ["--since", "yesterday"]])
+def test_command_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    history = _write(tmp_path / "t.csv", _threads(40))
+    with pytest.raises(SystemExit) if args[-1] == "yesterday" else _no_raise() as caught:
+        rc = main(["calibrate", str(history), "--out", str(tmp_path / "o"), *args])
+    err = capsys.readouterr().err
+    if caught is not None and hasattr(caught, "value"):
+        assert caught.value.code == 2 and "expected a date such as 2017-10-01" in err
+        return
+    assert rc == 2 and err.count("\n") == 1 and err.startswith("chirpdesk: error:"), err
+
+
+class _no_raise:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_without_a_brand_every_brand_is_benchmarked(tmp_path: Path) -> None:
+    generate_twcs(tmp_path / "twcs.csv", [BrandTruth("AcmeHelp", rate=10.0), BrandTruth("OtherCo", rate=4.0,
+                                          answer_share=0.5)], weeks=2, seed=8)
+    assert main(["calibrate", str(tmp_path / "twcs.csv"), "--out", str(tmp_path / "o"), "--no-report"]) == 0
+    with open(tmp_path / "o" / "brands.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["brand"] for r in rows] == ["AcmeHelp", "OtherCo"]  # most threads first
+    h = read_history(str(tmp_path / "twcs.csv"))
+    for r in rows:  # the same definitions as a calibration of that brand alone
+        s = calibrate(h, r["brand"]).summary
+        for key in ("threads", "reply_pairs", "customer_tweets"):
+            assert int(r[key]) == s[key], key
+        for key in ("response_rate", "first_response_p50_s", "first_response_p90_s", "answered_within_10m_share",
+                    "turns_mean", "dm_share"):
+            assert float(r[key]) == pytest.approx(s[key]), key
+    assert float(rows[1]["response_rate"]) < float(rows[0]["response_rate"])
 
 
 def test_quantile_interval_covers_as_stated() -> None:

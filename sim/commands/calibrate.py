@@ -11,7 +11,16 @@ import sys
 import tomllib
 from pathlib import Path
 
-from chirpdesk.sim.calibrate import Calibration, calibrate, scenario_document
+import numpy as np
+
+from chirpdesk.sim.calibrate import (
+    BRAND_COLUMNS,
+    Calibration,
+    brand_table,
+    calibrate,
+    scenario_comments,
+    scenario_document,
+)
 from chirpdesk.sim.commands.common import add_output_arguments, write_report
 from chirpdesk.sim.errors import ChirpdeskError
 from chirpdesk.sim.history import FORMATS, read_history
@@ -61,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_calibration(cal, out, template_path)
+    if args.brand is None:  # the per-handle benchmark of every brand in the history
+        write_brands(brand_table(history), out / "brands.csv")
     write_report(args)
     s = cal.summary
     print(f"{s['brand']}: {s['threads']:,} threads, {s['reply_pairs']:,} reply pairs from {s['rows_read']:,} rows "
@@ -68,6 +79,16 @@ def run(args: argparse.Namespace) -> int:
           f"first response p50 {s['first_response_p50_s'] / 60:.1f} min, p90 {s['first_response_p90_s'] / 60:.1f} min, "
           f"{s['answered_within_10m_share']:.1%} answered within 10 min; wrote {out}/scenario.toml")
     return 0
+
+
+def write_brands(rows: list[dict[str, object]], path: Path) -> None:
+    """brands.csv: one row per brand (:data:`chirpdesk.sim.calibrate.BRAND_COLUMNS`), most threads first."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(BRAND_COLUMNS)
+        for r in rows:
+            w.writerow(["" if isinstance(r[c], float) and r[c] != r[c] else
+                        repr(r[c]) if isinstance(r[c], float) else r[c] for c in BRAND_COLUMNS])
 
 
 def write_calibration(cal: Calibration, out: Path, template: Path) -> None:
@@ -85,14 +106,20 @@ def write_calibration(cal: Calibration, out: Path, template: Path) -> None:
         w = csv.writer(f)
         w.writerow(["first_response_s"])
         w.writerows([repr(float(v))] for v in cal.first_response_s)
+    with open(out / "think_times.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["think_s"])
+        w.writerows([repr(float(v))] for v in cal.think_s)
+    with open(out / "turns.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["brand_replies", "threads"])
+        values, counts = np.unique(np.clip(cal.brand_replies, 1, 10), return_counts=True)
+        w.writerows([int(v), int(c)] for v, c in zip(values, counts, strict=True))
     with open(template, "rb") as f:
         base = tomllib.load(f)
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in f"{cal.summary['brand']}-calibrated")
     doc = scenario_document(cal, base, name)
-    header = (f"# Written by `chirpdesk calibrate` from {cal.summary['source']} ({cal.summary['brand']}), "
-              f"template {template.name}.\n# Arrivals, DM share and turns are the brand's; the rest is the "
-              "template's. See calibration.json.\n")
-    (out / "scenario.toml").write_text(header + tomli_w.dumps(doc), encoding="utf-8")
+    (out / "scenario.toml").write_text(scenario_comments(cal, template.name) + tomli_w.dumps(doc), encoding="utf-8")
 
 
 class _progress:
