@@ -222,7 +222,9 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
 
     created = h.created[roots]
     start, end = float(created.min()), float(created.max())
-    span = max(end - start, 3600.0)
+    span = end - start  # the rate is threads over the time they were observed starting in
+    if span <= 0:
+        raise ChirpdeskError(f"{brand}: every thread starts at the same second; no rate can be measured")
     hours = span / 3600.0
     volume = hour_of_week_rate(created, start, end)
     n_roots = int(roots.size)

@@ -160,3 +160,25 @@ def test_storm_report_in_chromium(storm_run, browser) -> None:
         n_endpoints = page.eval_on_selector_all("table[data-table=latency] tbody tr", "rs => rs.length")
         assert n_endpoints == len(r["latency_ms"])
     assert (ARTIFACTS / "loadtest-real.png").stat().st_size > 50_000
+
+
+def test_calibrating_from_the_desk_the_load_test_fed_recovers_its_rate(storm_run, tmp_path: Path) -> None:
+    # serve -> loadtest -> calibrate closes the loop: the desk's own database is a history.
+    from chirpdesk.sim.calibrate import calibrate
+    from chirpdesk.sim.history import read_history
+
+    _, _, r = storm_run
+    h = read_history(str(r["endpoint_db"]), "desk")
+    s = calibrate(h).summary
+    db = sqlite3.connect(Path(r["endpoint_db"]))
+    try:
+        first = db.execute("SELECT COUNT(*) FROM tweets WHERE is_brand = 0 AND in_reply_to_status_id_str IS NULL"
+                           ).fetchone()[0]
+    finally:
+        db.close()
+    assert s["threads"] == first >= r["tweets_scheduled"] * 0.95
+    rate = s["fitted"]["arrivals.base_rate_per_hour"]
+    sent_per_hour = r["tweets_scheduled"] / 30.0 * 3600.0  # 30 s of arrivals, tweets dated when sent
+    assert rate["value"] == pytest.approx(sent_per_hour, rel=0.1)
+    assert rate["ci_low"] < rate["value"] < rate["ci_high"]
+    assert s["reply_pairs"] > 0 and s["first_response_p50_s"] > 0
