@@ -155,3 +155,21 @@ def test_cascade_multiplies_volume_by_one_over_one_minus_branching():
     assert abs(mean - base / (1 - 0.5)) < 4 * se + 0.002 * base  # tiny allowance for offspring past the horizon
     s = generate_arrivals(sc, np.random.default_rng(0))
     assert np.mean(s.origin == 2) == pytest.approx(0.5, abs=0.02)
+
+
+def test_an_hour_of_week_profile_sets_each_hour_of_the_week():
+    from chirpdesk.sim.arrivals import expected_count, generate_arrivals
+    from chirpdesk.sim.errors import ScenarioError
+
+    profile = [1.0 + (h % 24 >= 9) * 2 + (h // 24 == 6) * 3 for h in range(168)]
+    sc = scenario_from_toml(MINIMAL, "how.toml", [f"arrivals.hour_of_week={profile}", 'scenario.horizon="28d"'])
+    norm = np.asarray(profile) / np.mean(profile)
+    for h in (0, 9, 150):  # Monday 00:00 (the scenario starts on a Monday), Monday 09:00, Sunday 06:00
+        assert expected_count(sc, h * 3600.0, (h + 1) * 3600.0) == pytest.approx(30 * norm[h])
+    times = generate_arrivals(sc, np.random.default_rng(1)).time
+    counts = np.bincount((times // 3600).astype(int) % 168, minlength=168) / 4  # four weeks
+    assert np.all(np.abs(counts - 30 * norm) < 5 * np.sqrt(30 * norm / 4))
+    with pytest.raises(ScenarioError, match="hour_of_week replaces diurnal and weekly"):
+        scenario_from_toml(MINIMAL, "how.toml", [f"arrivals.hour_of_week={profile}", f"arrivals.diurnal={[1] * 24}"])
+    with pytest.raises(ScenarioError, match="expected an array of exactly 168"):
+        scenario_from_toml(MINIMAL, "how.toml", ["arrivals.hour_of_week=[1, 2]"])
