@@ -531,7 +531,7 @@ def brand_table(h: History) -> list[dict[str, Any]]:
             "dm_share": float(np.sum(dm_thread[mine_roots] & ~np.isnan(frt[mine_roots])) / answered_threads)
             if answered_threads else math.nan,
         })
-    rows.sort(key=lambda r: (-int(r["threads"]), str(r["brand"])))
+    rows.sort(key=lambda r: (-float(r["threads"]), str(r["brand"])))  # type: ignore[arg-type]
     return rows
 
 
