@@ -14,6 +14,7 @@ from chirpdesk.desk.config import WRITERS, check_order, config_from_env, parse_a
 from chirpdesk.desk.storage import describe_db
 from chirpdesk.sim.cli import dispatch
 from chirpdesk.sim.errors import ChirpdeskError
+from chirpdesk.sim.units import cli_duration, cli_duration_help
 
 
 def _order(raw: str) -> str:
@@ -44,7 +45,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--secret", default=None, help="X consumer secret (env CHIRPDESK_SECRET)")
     parser.add_argument("--brand-user-id", default=None, help="the brand's X user id")
     parser.add_argument("--brand-screen-name", default=None, help="the brand's handle, without @")
-    parser.add_argument("--sla-seconds", type=float, default=None, help="first-response SLA (default 600)")
+    parser.add_argument("--sla-seconds", type=cli_duration(), default=None, metavar="S",
+                        help=f"first-response SLA: {cli_duration_help()} (default 600 = 10m; "
+                             "env CHIRPDESK_SLA_SECONDS)")
     parser.add_argument("--agents", default=None, help="agents to create: name:token,name2:token2")
     parser.add_argument("--admin-token", default=None, help="bearer token for /admin/agents")
     parser.add_argument(

@@ -34,6 +34,7 @@ from chirpdesk.sim.commands.common import add_scenario_arguments
 from chirpdesk.sim.errors import ChirpdeskError
 from chirpdesk.sim.outputs import json_safe
 from chirpdesk.sim.shipped import resolve_scenario
+from chirpdesk.sim.units import cli_duration, cli_duration_help
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 #: Seconds to wait for the embedded endpoint's /healthz.
@@ -55,13 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_scenario_arguments(p)
     p.add_argument("--host", metavar="URL", help="endpoint base URL (default: start the embedded desk)")
     p.add_argument("--speedup", type=float, metavar="X", help="simulated seconds per real second")
-    p.add_argument("--duration", type=float, metavar="D", help="real seconds of arrivals")
+    p.add_argument("--duration", type=cli_duration(), metavar="D",
+                   help=f"real time of arrivals: {cli_duration_help()} (default: the scenario's)")
     p.add_argument("--shape", choices=("scenario", "step", "soak", "spike"), help="arrival shape")
     p.add_argument("--processes", type=int, default=1, metavar="N", help="Locust processes (default 1)")
     p.add_argument("--out", "-o", type=Path, metavar="DIR", help="output folder (default runs/loadtest-NAME)")
     p.add_argument("--secret", metavar="S", help="the endpoint's consumer secret (env CHIRPDESK_SECRET)")
     p.add_argument("--allow-remote", action="store_true", help="allow a --host that is not loopback")
-    p.add_argument("--lag-threshold", type=float, metavar="S", help="p95 schedule lag (s) meaning saturated")
+    p.add_argument("--lag-threshold", type=cli_duration(), metavar="S",
+                   help=f"p95 schedule lag meaning saturated: {cli_duration_help()}, 250ms "
+                        "(default 0.25 s)")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
     p.set_defaults(func=run)
 

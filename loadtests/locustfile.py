@@ -11,6 +11,7 @@ its share of the arrival schedule.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -32,6 +33,19 @@ from chirpdesk.loadtests.users import (  # noqa: F401  (the user classes Locust 
     start_dispatcher,
     stop_dispatcher,
 )
+from chirpdesk.sim.units import cli_duration, cli_duration_help
+
+
+def _checked(convert: Callable[[str], float]) -> Callable[[str], str]:
+    """An argparse type that checks a value with ``convert`` (argparse's error names the option)
+    and keeps the text: the web UI sets these options as strings, and the plan reads them."""
+    def check(text: str) -> str:
+        if text.strip():
+            convert(text)
+        return text
+
+    check.__name__ = getattr(convert, "__name__", "value")
+    return check
 
 
 @events.init_command_line_parser.add_listener
@@ -43,7 +57,8 @@ def _arguments(parser: Any) -> None:
     parser.add_argument("--speedup", dest="chirpdesk_speedup", env_var=ENV["speedup"], default="",
                        help="simulated seconds per real second (default: the scenario's)")
     parser.add_argument("--duration", dest="chirpdesk_duration", env_var=ENV["duration"], default="",
-                       help="real seconds of arrivals (default: the scenario's)")
+                       type=_checked(cli_duration()),
+                       help=f"real time of arrivals: {cli_duration_help()} (default: the scenario's)")
     parser.add_argument("--shape", dest="chirpdesk_shape", env_var=ENV["shape"], default="",
                        help="scenario, step, soak or spike (default: the scenario's)")
     parser.add_argument("--seed", dest="chirpdesk_seed", env_var=ENV["seed"], default="",

@@ -24,6 +24,7 @@ from chirpdesk.sim.calendar import agents_on_shift, open_hours, value_at
 from chirpdesk.sim.errors import ChirpdeskError
 from chirpdesk.sim.loader import load_scenario, with_overrides
 from chirpdesk.sim.scenario import Scenario
+from chirpdesk.sim.units import parse_cli_duration
 
 #: Shapes a run may use (``[loadtest] shape`` or ``--shape``).
 SHAPES: tuple[str, ...] = ("scenario", "step", "soak", "spike")
@@ -60,6 +61,9 @@ ENV = {
     "pool": "CHIRPDESK_POOL",
     "oversized_bytes": "CHIRPDESK_OVERSIZED_BYTES",
 }
+
+#: Settings that are durations in seconds (``30s``, ``10m`` or a plain number of seconds).
+DURATION_SETTINGS = ("duration", "lag_threshold")
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,11 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **given: object)
         if not raw:
             return None
         try:
-            value = kind(raw)
-        except ValueError:
-            raise ChirpdeskError(f"{ENV[name]}: got {raw!r}, expected a number") from None
+            # Durations take units as on the command line (30s, 10m); plain numbers are seconds.
+            value = parse_cli_duration(raw) if name in DURATION_SETTINGS else kind(raw)
+        except ValueError as exc:
+            detail = exc if name in DURATION_SETTINGS else f"got {raw!r}, expected a number"
+            raise ChirpdeskError(f"{ENV[name]}: {detail}") from None
         if value < 0 or (name != "seed" and value == 0):
             raise ChirpdeskError(f"{ENV[name]}: got {raw!r}, expected a number > 0")
         return value

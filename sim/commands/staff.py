@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -30,7 +31,7 @@ from chirpdesk.sim.shifts_milp import ShiftPlan, plan_shifts
 from chirpdesk.sim.staffing import METHODS, Requirement, Target, staffing_requirement
 from chirpdesk.sim.study import with_shifts
 from chirpdesk.sim.study_outputs import write_staff_outputs
-from chirpdesk.sim.units import parse_duration
+from chirpdesk.sim.units import cli_duration, cli_duration_help, parse_cli_duration
 
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(%?)\s*(?:within|in)\s+(.+?)\s*$", re.IGNORECASE)
 
@@ -42,9 +43,11 @@ def parse_target(text: str) -> tuple[float, float]:
         raise ChirpdeskError(f'--target: got {text!r}, expected e.g. "90% within 10m"')
     share = float(m.group(1)) / (100.0 if m.group(2) else 1.0)
     try:
-        within = parse_duration(m.group(3))
+        within = parse_cli_duration(m.group(3))
     except ValueError as exc:
         raise ChirpdeskError(f"--target: {exc}") from None
+    if not math.isfinite(within) or within < 0:
+        raise ChirpdeskError(f"--target: got {text!r}, expected a time >= 0 such as 10m")
     if not 0 < share < 1:
         raise ChirpdeskError(f"--target: share must be between 0% and 100% (exclusive), got {text!r}")
     return share, within
@@ -69,9 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "MOL or the simulation-based ISA), cover them with least-cost shifts "
                                    "(integer program), and verify the plan by simulation.")
     add_scenario_arguments(p)
-    p.add_argument("--target", metavar='"90%% within 10m"', help="service target (default: the scenario's [sla])")
+    p.add_argument("--target", metavar='"90%% within 10m"',
+                   help="service target: a share within a time in "
+                        f"{cli_duration_help().replace('%', '%%')} (default: the scenario's [sla])")
     p.add_argument("--max-abandon", metavar="SHARE", help="cap on abandonment per interval, e.g. 5%%")
-    p.add_argument("--interval", choices=("30m", "60m"), help="planning interval (default: [staffing] interval)")
+    p.add_argument("--interval", type=cli_duration(allowed=(1800.0, 3600.0)), metavar="30m|60m",
+                   help="planning interval, 30m or 60m (also written 1800, 0.5h, 1h: "
+                        f"{cli_duration_help()}; default: [staffing] interval)")
     p.add_argument("--method", choices=METHODS, help="requirement method (default: [staffing] method)")
     p.add_argument("--replications", "-r", type=int, metavar="N",
                    help="replications verifying the plan (default: the scenario's)")
@@ -101,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     max_ab = parse_share(args.max_abandon, "--max-abandon") if args.max_abandon else (
         None if sc.staffing.max_abandon != sc.staffing.max_abandon else sc.staffing.max_abandon)
     target = Target(share, within, max_ab, sc.sla.basis)
-    interval = parse_duration(args.interval) if args.interval else sc.staffing.interval
+    interval = args.interval if args.interval else sc.staffing.interval
     method = args.method or sc.staffing.method
     reps = args.replications or sc.meta.replications
     seed = sc.meta.seed if args.seed is None else args.seed
