@@ -32,7 +32,7 @@ from chirpdesk.sim.units import (
     parse_cli_rate,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 STORM = str(ROOT / "scenarios" / "outage-storm.toml")
 BASELINE = str(ROOT / "scenarios" / "baseline.toml")
 FORMS = "30s, 10m, 2h, 1d, 2w"
