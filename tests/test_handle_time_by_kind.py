@@ -44,15 +44,24 @@ def class_waits(overrides: list[str]) -> dict[str, tuple[float, float, float]]:
     return {name: confidence_interval(v, 0.99) for name, v in per_rep.items()}
 
 
-def test_priority_waits_per_class_match_cobham_with_different_handle_times() -> None:
-    waits = class_waits([*BY_KIND, 'handling.priority="influencer_fail"'])
-    order = ["outage_report", "question"]
-    theory = priority_mean_waits([LAM * SHARE[k] for k in order], [MEAN[k] for k in order],
-                                 [SECOND[k] for k in order])
-    for name, expected in zip(order, theory, strict=True):
+def cobham(order: list[str]) -> list[float]:
+    """Cobham's mean waits of the kinds in ``order`` (highest priority first)."""
+    return priority_mean_waits([LAM * SHARE[k] for k in order], [MEAN[k] for k in order],
+                               [SECOND[k] for k in order])
+
+
+def assert_cobham(waits: dict[str, tuple[float, float, float]], order: list[str]) -> None:
+    """Each kind's 99% interval is narrow and contains Cobham's wait."""
+    for name, expected in zip(order, cobham(order), strict=True):
         mean, lo, hi = waits[name]
         assert hi - lo < 0.15 * expected, (name, waits[name])
         assert lo <= expected <= hi, (name, expected, waits[name])
+
+
+def test_priority_waits_per_class_match_cobham_with_different_handle_times() -> None:
+    waits = class_waits([*BY_KIND, 'handling.priority="influencer_fail"'])
+    order = ["outage_report", "question"]
+    assert_cobham(waits, order)
 
 
 def test_each_kind_gets_its_own_handle_time() -> None:
@@ -105,8 +114,7 @@ def test_results_by_class_and_kind_carry_intervals_that_contain_cobham() -> None
     sc = scenario_from_toml(MINIMAL, "by-kind.toml", [*BY_KIND, 'handling.priority="influencer_fail"'])
     groups = run_scenario(sc, jobs=2).groups
     order = ["outage_report", "question"]
-    theory = priority_mean_waits([LAM * SHARE[k] for k in order], [MEAN[k] for k in order],
-                                 [SECOND[k] for k in order])
+    theory = cobham(order)
     # Outage reports are the "fail" triage class; questions from ordinary authors are "normal".
     for (grouping, group), expected in zip([("class", "fail"), ("class", "normal")], theory, strict=True):
         w = groups[grouping][group]["wait_mean_s"]
@@ -124,12 +132,7 @@ def test_a_user_defined_order_is_served_as_written_cobham_reversed() -> None:
     # Questions ("rest") ahead of outage reports: the reverse of the preset, Cobham reversed.
     waits = class_waits([*BY_KIND, 'handling.priority=["rest", "outage"]'])
     order = ["question", "outage_report"]
-    theory = priority_mean_waits([LAM * SHARE[k] for k in order], [MEAN[k] for k in order],
-                                 [SECOND[k] for k in order])
-    for name, expected in zip(order, theory, strict=True):
-        mean, lo, hi = waits[name]
-        assert hi - lo < 0.15 * expected, (name, waits[name])
-        assert lo <= expected <= hi, (name, expected, waits[name])
+    assert_cobham(waits, order)
 
 
 def test_the_presets_are_orders_and_spelling_one_out_changes_nothing() -> None:
