@@ -15,6 +15,7 @@ VIEWS: dict[str, str] = {
     "sweep": "chirpdesk.reports.sweep",
     "loadtest": "chirpdesk.reports.loadtest",
     "calibrate": "chirpdesk.reports.calibrate",
+    "forecast": "chirpdesk.reports.forecast",
 }
 
 

@@ -25,6 +25,7 @@ KIND_FILES: dict[str, str] = {
     "sweep": "sweep.json",
     "loadtest": "loadtest.json",
     "calibrate": "calibration.json",
+    "forecast": "forecast.json",
 }
 
 Table = dict[str, np.ndarray]

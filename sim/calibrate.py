@@ -62,6 +62,8 @@ class Calibration:
     turns: np.ndarray
     brand_replies: np.ndarray
     think_s: np.ndarray
+    #: When each of the brand's threads started (epoch s, sorted): the series forecasts read.
+    starts: np.ndarray
 
 
 def brands(h: History) -> Counter[str]:
@@ -283,7 +285,7 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
         "turns_fit": fit_turns(brand_replies[answered_roots]),
         "cannot_be_known": list(UNKNOWABLE),
     }
-    return Calibration(summary, volume, frt_answered, turns, brand_replies[answered_roots], think)
+    return Calibration(summary, volume, frt_answered, turns, brand_replies[answered_roots], think, np.sort(created))
 
 
 #: Families :func:`fit_durations` compares (all in the scenario format's vocabulary).

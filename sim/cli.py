@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "chirpdesk.sim.commands.staff",
     "chirpdesk.sim.commands.sweep",
     "chirpdesk.sim.commands.calibrate",
+    "chirpdesk.sim.commands.forecast",
     "chirpdesk.sim.commands.scenarios",
     "chirpdesk.desk.cli",
     "chirpdesk.reports.cli",

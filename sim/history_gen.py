@@ -36,6 +36,8 @@ class BrandTruth:
     response_sigma: float = 0.9
     dm_share: float = 0.3
     follow_up_share: float = 0.5
+    #: Growth of the rate per week, as a fraction of the starting rate (0.05: +5% a week, linear).
+    growth_per_week: float = 0.0
 
 
 def _twcs_time(t: float) -> str:
@@ -56,7 +58,8 @@ def generate_twcs(path: str | Path, brands: list[BrandTruth], weeks: float = 4.0
     for b in brands:
         profile = np.asarray(b.profile, dtype=float)
         profile = profile / profile.mean()
-        counts = rng.poisson(b.rate * profile[np.arange(hours) % 168])
+        hour = np.arange(hours)
+        counts = rng.poisson(b.rate * profile[hour % 168] * (1.0 + b.growth_per_week * hour / 168.0))
         roots = t0 + 3600.0 * (np.repeat(np.arange(hours), counts) + rng.random(int(counts.sum())))
         for t in roots.tolist():
             customer += 1
