@@ -16,6 +16,7 @@ VIEWS: dict[str, str] = {
     "loadtest": "chirpdesk.reports.loadtest",
     "calibrate": "chirpdesk.reports.calibrate",
     "forecast": "chirpdesk.reports.forecast",
+    "backtest": "chirpdesk.reports.backtest",
 }
 
 

@@ -26,6 +26,7 @@ KIND_FILES: dict[str, str] = {
     "loadtest": "loadtest.json",
     "calibrate": "calibration.json",
     "forecast": "forecast.json",
+    "backtest": "backtest.json",
 }
 
 Table = dict[str, np.ndarray]

@@ -64,6 +64,8 @@ class Calibration:
     think_s: np.ndarray
     #: When each of the brand's threads started (epoch s, sorted): the series forecasts read.
     starts: np.ndarray
+    #: Each thread's first response time (s; NaN: never answered), aligned with ``starts``.
+    start_first_response: np.ndarray
 
 
 def brands(h: History) -> Counter[str]:
@@ -285,7 +287,9 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
         "turns_fit": fit_turns(brand_replies[answered_roots]),
         "cannot_be_known": list(UNKNOWABLE),
     }
-    return Calibration(summary, volume, frt_answered, turns, brand_replies[answered_roots], think, np.sort(created))
+    by_time = np.argsort(created, kind="stable")
+    return Calibration(summary, volume, frt_answered, turns, brand_replies[answered_roots], think, created[by_time],
+                       frt[by_time])
 
 
 #: Families :func:`fit_durations` compares (all in the scenario format's vocabulary).

@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "chirpdesk.sim.commands.sweep",
     "chirpdesk.sim.commands.calibrate",
     "chirpdesk.sim.commands.forecast",
+    "chirpdesk.sim.commands.backtest",
     "chirpdesk.sim.commands.scenarios",
     "chirpdesk.desk.cli",
     "chirpdesk.reports.cli",

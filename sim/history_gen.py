@@ -124,3 +124,27 @@ def _mess_up(rows: list[list[str]], rng: np.random.Generator) -> list[list[str]]
         list(out[0]),  # a repeated row
     ]
     return out + extra
+
+
+def twcs_from_records(path: str | Path, conversations: dict[str, np.ndarray], start: dt.datetime,
+                      brand: str = "AcmeHelp") -> int:
+    """A twcs.csv of a simulation's conversations (``RunRecords.conversations``): each tweet that
+    needed a reply as a customer tweet at its arrival, and the brand's first reply at its first
+    response; ``start`` is the scenario start. Returns the rows written. For back-tests of the
+    model against itself (a history whose staffing is known)."""
+    t0 = start.timestamp()
+    rows = []
+    next_id = 1
+    for i in np.flatnonzero(conversations["needs_reply"]):
+        at = t0 + float(conversations["arrival"][i])
+        rows.append([str(next_id), str(20_000_000 + int(i)), "True", _twcs_time(at), f"@{brand} help please", "", ""])
+        frt = float(conversations["first_response"][i])
+        if frt == frt:
+            rows[-1][5] = str(next_id + 1)
+            rows.append([str(next_id + 1), brand, "False", _twcs_time(t0 + frt), "@c here to help", "", str(next_id)])
+        next_id += 2
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(TWCS_COLUMNS)
+        w.writerows(rows)
+    return len(rows)
