@@ -17,7 +17,7 @@ BENCHMARKS = {
     "loadgen": "load generator throughput",
     "memory": "peak RSS of one simulation run, in this process",
     "overload": "desk under open-loop overload at 1x, 2x, 3x its capacity",
-    "calibrate": "chirpdesk calibrate on a 2.8M-row twcs.csv: time and peak RSS vs a pyarrow read",
+    "calibrate": "calibrate, forecast and backtest on a 2.8M-row twcs.csv: time and peak RSS vs a pyarrow read",
 }
 
 

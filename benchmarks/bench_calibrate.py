@@ -1,4 +1,4 @@
-"""``chirpdesk calibrate`` on a twcs.csv the size of the real corpus (2.8M rows).
+"""``chirpdesk calibrate``, ``forecast`` and ``backtest`` on a twcs.csv the size of the real corpus (2.8M rows).
 
 Run: ``python -m benchmarks calibrate [--rows 2800000] [--file PATH]``. Generates the file once
 (:func:`chirpdesk.sim.history_gen.generate_twcs`, 20 brands, messy rows included; kept in the
@@ -6,7 +6,9 @@ temp folder for the next run), then times, in turn, as whole commands in fresh p
 
 1. the baseline: pyarrow reading the same file into a table (``pyarrow.csv.read_csv``), the
    least any columnar reader pays;
-2. ``chirpdesk calibrate FILE --brand Brand01 --out DIR``, report included.
+2. ``chirpdesk calibrate FILE --brand Brand01 --out DIR``, report included;
+3. ``chirpdesk forecast FILE --brand Brand01 --horizon 2w --holdout 1w --out DIR``;
+4. ``chirpdesk backtest FILE --brand Brand01 --agents 25 --replications 3 --out DIR``.
 
 It prints wall seconds and peak RSS (``VmHWM`` of the child) of each, the ratio calibrate /
 baseline, and the targets: under 60 s and under 1 GB peak RSS on this 2-core machine.
@@ -65,12 +67,18 @@ def main(argv: list[str] | None = None) -> int:
         base_wall, base_rss = measure([sys.executable, "-c", f"import pyarrow.csv as c; c.read_csv({str(path)!r})"])
         wall, rss = measure([sys.executable, "-m", "chirpdesk.sim", "calibrate", str(path), "--brand", "Brand01",
                              "--out", out])
+        fc_wall, fc_rss = measure([sys.executable, "-m", "chirpdesk.sim", "forecast", str(path), "--brand", "Brand01",
+                                   "--horizon", "2w", "--holdout", "1w", "--out", out + "/fc"])
+        bt_wall, bt_rss = measure([sys.executable, "-m", "chirpdesk.sim", "backtest", str(path), "--brand", "Brand01",
+                                   "--agents", "25", "--replications", "3", "--out", out + "/bt"])
     with open(path, "rb") as f:
         lines = sum(1 for _ in f) - 1
     print(f"chirpdesk calibrate benchmark: {path} ({lines:,} lines)")
     print(f"{'command':<44} {'wall s':>7} {'peak RSS MB':>12}")
     print(f"{'baseline: pyarrow.csv.read_csv (whole file)':<44} {base_wall:7.1f} {base_rss:12.0f}")
     print(f"{'chirpdesk calibrate --brand Brand01 --out':<44} {wall:7.1f} {rss:12.0f}")
+    print(f"{'chirpdesk forecast --horizon 2w --holdout 1w':<44} {fc_wall:7.1f} {fc_rss:12.0f}")
+    print(f"{'chirpdesk backtest --agents 25 --replications 3':<44} {bt_wall:7.1f} {bt_rss:12.0f}")
     print(f"ratio calibrate / baseline: time {wall / base_wall:.2f}, peak RSS {rss / base_rss:.2f}")
     print(f"targets: < 60 s ({'met' if wall < 60 else 'NOT met'}), < 1024 MB peak RSS "
           f"({'met' if rss < 1024 else 'NOT met'})")
