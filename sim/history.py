@@ -174,6 +174,7 @@ def read_twcs(path: str, progress: Callable[[int, int], None] | None = None) -> 
     # Every column as text: ids may be written "3.0", booleans "True"/"true", fields empty.
     types = {n: pa.string() for n in names}
     rejected: Counter[str] = Counter()
+    pool = pa.default_memory_pool()
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
@@ -229,6 +230,7 @@ def read_twcs(path: str, progress: Callable[[int, int], None] | None = None) -> 
                               for h in enc.dictionary.to_pylist()], dtype=np.int32)
         parts["mention"].append(handles[enc.indices.to_numpy(zero_copy_only=False)[idx]] if handles.size
                                 else np.full(idx.size, -1, np.int32))
+        pool.release_unused()  # hand freed blocks back: the reader would keep every block's peak
         done = min(total, done + BLOCK_BYTES)
         if progress is not None:
             progress(done, total)
