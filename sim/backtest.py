@@ -45,9 +45,10 @@ class Replay:
     observed: np.ndarray  # first response of each replayed thread (s), in arrival order
 
 
-def replay(cal: Calibration, template: dict[str, Any], agents: int, concurrency: int = 1) -> Replay:
+def replay(cal: Calibration, template: dict[str, Any], agents: int | None, concurrency: int = 1) -> Replay:
     """The brand's answered threads as an arrival stream, in a scenario with ``agents`` agents
-    on around the clock (and ``concurrency`` conversations each)."""
+    on around the clock (and ``concurrency`` conversations each); ``agents=None`` keeps the
+    template's ``[[agents.shifts]]`` (a shift plan, on the clock of the history's first week)."""
     answered = ~np.isnan(cal.start_first_response)
     times = cal.starts[answered]
     if times.size < 30:
@@ -65,7 +66,10 @@ def replay(cal: Calibration, template: dict[str, Any], agents: int, concurrency:
     doc.pop("deflection", None)
     doc.pop("loadtest", None)
     agents_t = doc.setdefault("agents", {})
-    agents_t["shifts"] = [{"name": "team", "days": "all", "start": "00:00", "end": "24:00", "count": int(agents)}]
+    if agents is not None:
+        agents_t["shifts"] = [{"name": "team", "days": "all", "start": "00:00", "end": "24:00", "count": int(agents)}]
+    elif not agents_t.get("shifts"):
+        raise ChirpdeskError("--shifts: the template has no [[agents.shifts]] to replay the history with")
     agents_t["concurrency"] = int(concurrency)
     agents_t["shrinkage"] = 0.0
     agents_t.pop("tweeting_hours", None)
@@ -152,4 +156,17 @@ def fit_agents(cal: Calibration, template: dict[str, Any], max_agents: int = 40,
     closest = min(curve, key=lambda c: c["ks_distance"])["agents"]
     best = matching[0] if matching else closest
     return {"agents": best, "matched": bool(matching), "plausible": matching, "closest": closest, "curve": curve,
-            "concurrency": concurrency}
+            "concurrency": concurrency, "ks_distance": min(c["ks_distance"] for c in curve if c["agents"] == best)}
+
+
+def fit_team(cal: Calibration, template: dict[str, Any], max_agents: int, concurrencies: list[int],
+             seed: int = 1) -> dict[str, Any]:
+    """:func:`fit_agents` for each concurrency in ``concurrencies``; the chosen team is the one
+    that matches with the fewest agents (else the least distance). Returns its fit, with every
+    concurrency's in ``by_concurrency``."""
+    fits = [fit_agents(cal, template, max_agents, k, seed=seed) for k in concurrencies]
+    matched = [f for f in fits if f["matched"]]
+    best = min(matched, key=lambda f: (f["agents"], f["concurrency"])) if matched else min(
+        fits, key=lambda f: f["ks_distance"])
+    return {**best, "by_concurrency": [{k: f[k] for k in ("concurrency", "agents", "matched", "ks_distance")}
+                                       for f in fits]}

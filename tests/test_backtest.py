@@ -92,3 +92,22 @@ def test_a_too_small_team_is_seen_to_be_slower_than_the_brand(known: tuple[Path,
     doc = json.loads((out / "backtest.json").read_text())
     assert doc["simulated_p50_s"] > 3 * doc["observed_p50_s"]
     assert doc["share_inside_p50"] < 0.2
+
+
+def test_a_shift_plan_replays_as_written_and_concurrency_can_be_fitted(known: tuple[Path, Path, int],
+                                                                       tmp_path: Path) -> None:
+    history, template, team = known
+    out = tmp_path / "shifts"
+    assert main(["backtest", str(history), "--shifts", "--template", str(template), "--out", str(out),
+                 "--replications", "3", "--no-report"]) == 0
+    with_shifts = json.loads((out / "backtest.json").read_text())
+    assert with_shifts["simulated_p50_s"] == pytest.approx(with_shifts["observed_p50_s"], rel=0.15)
+    out = tmp_path / "conc"
+    assert main(["backtest", str(history), "--fit-agents", "--concurrency", "1,2", "--template", str(template),
+                 "--out", str(out), "--replications", "2", "--no-report"]) == 0
+    fit = json.loads((out / "backtest.json").read_text())["fit"]
+    # Without slowdown, 4 agents and 2 agents x 2 conversations are the same 4 slots: either is
+    # the team the tweets imply, and both concurrencies were tried.
+    assert fit["agents"] * fit["concurrency"] == team
+    assert [f["concurrency"] for f in fit["by_concurrency"]] == [1, 2]
+    assert main(["backtest", str(history), "--agents", "3", "--concurrency", "1,2", "--out", str(tmp_path / "x")]) == 2

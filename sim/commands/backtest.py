@@ -9,7 +9,7 @@ import json
 import tomllib
 from pathlib import Path
 
-from chirpdesk.sim.backtest import fit_agents, hourly_comparison, match, replay, simulate_replay
+from chirpdesk.sim.backtest import fit_team, hourly_comparison, match, replay, simulate_replay
 from chirpdesk.sim.calibrate import calibrate
 from chirpdesk.sim.commands.calibrate import _progress
 from chirpdesk.sim.commands.common import add_output_arguments, write_report
@@ -40,8 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     team = p.add_mutually_exclusive_group(required=True)
     team.add_argument("--agents", type=int, metavar="N", help="agents on around the clock")
     team.add_argument("--fit-agents", action="store_true", help="find the team size whose responses match")
+    team.add_argument("--shifts", action="store_true",
+                      help="replay with the template's [[agents.shifts]] (a shift plan) instead of a fixed team")
     p.add_argument("--max-agents", type=int, default=40, metavar="N", help="largest team --fit-agents tries (40)")
-    p.add_argument("--concurrency", type=int, default=1, metavar="K", help="conversations per agent (default 1)")
+    p.add_argument("--concurrency", default="1", metavar="K",
+                   help="conversations per agent (default 1); with --fit-agents a list such as 1,2,3 fits it too")
     p.add_argument("--replications", type=int, default=10, metavar="R", help="replications of the replay (10)")
     p.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
     p.add_argument("--template", default="baseline", metavar="SCENARIO",
@@ -54,7 +57,15 @@ def run(args: argparse.Namespace) -> int:
     """Replay, compare, write. Returns 0."""
     if args.out is None:
         raise ChirpdeskError("backtest: --out DIR is required")
-    for name in ("max_agents", "concurrency", "replications"):
+    try:
+        concurrencies = [int(x) for x in str(args.concurrency).split(",") if x.strip()]
+    except ValueError:
+        raise ChirpdeskError(f"--concurrency: got {args.concurrency!r}, expected an integer or a list such as 1,2,3") from None
+    if not concurrencies or min(concurrencies) < 1 or (len(concurrencies) > 1 and not args.fit_agents):
+        raise ChirpdeskError(f"--concurrency: got {args.concurrency!r}, expected integers >= 1 "
+                             "(a list only with --fit-agents)")
+    args.concurrency = concurrencies[0]
+    for name in ("max_agents", "replications"):
         if getattr(args, name) < 1:
             raise ChirpdeskError(f"--{name.replace('_', '-')}: got {getattr(args, name)}, expected an integer >= 1")
     if args.agents is not None and args.agents < 1:
@@ -69,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
                               "cannot_be_known": list(CANNOT_KNOW)}
     agents = args.agents
     if args.fit_agents:
-        fit = fit_agents(cal, template, args.max_agents, args.concurrency, seed=args.seed)
+        fit = fit_team(cal, template, args.max_agents, concurrencies, seed=args.seed)
         doc["fit"] = fit
         agents = int(fit["agents"])
+        args.concurrency = int(fit["concurrency"])
     r = replay(cal, template, agents, args.concurrency)
     runs = simulate_replay(r, args.replications, args.seed)
     hourly = hourly_comparison(r, runs)
@@ -88,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
             w.writeheader()
             w.writerows(rows)
     write_report(args)
-    print(f"{doc['brand']}: {len(r.stream):,} answered threads replayed with {agents} agents"
+    team = "the template's shifts" if agents is None else f"{agents} agents"
+    print(f"{doc['brand']}: {len(r.stream):,} answered threads replayed with {team}"
           + (" (fitted)" if args.fit_agents else "") + f"; first response p50 observed {doc['observed_p50_s']:.0f} s, "
           f"simulated {doc['simulated_p50_s']:.0f} s; observed hourly median inside the simulated range "
           f"in {hourly['share_inside_p50']:.0%} of {hourly['hours_compared']} hours (expected {hourly['expected_share_inside']:.0%} were the desk the model)")
