@@ -11,7 +11,6 @@ particular, so an implied team size is conditional on it, and backtest.json says
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ def replay(cal: Calibration, template: dict[str, Any], agents: int | None, concu
     if times.size < 30:
         raise ChirpdeskError(f"{cal.summary['brand']}: {times.size} answered threads; a back-test needs at least 30")
     start = math.floor(float(times[0]) / 3600.0) * 3600.0
-    doc = scenario_document(cal, copy.deepcopy(template), f"{cal.summary['brand']}-backtest")
+    doc = scenario_document(cal, template, f"{cal.summary['brand']}-backtest")  # a deep copy
     span = float(times[-1]) - start + 1.0
     doc["scenario"].update(start=dt.datetime.fromtimestamp(start, dt.UTC).replace(tzinfo=None),
                            horizon=f"{span:.0f}s", warmup="0s", drain="2d", replications=1)

@@ -119,6 +119,30 @@ def _fitted(est: float, lo: float, hi: float) -> dict[str, float]:
     return {"value": est, "ci_low": lo, "ci_high": hi}
 
 
+def parent_rows(h: History) -> np.ndarray:
+    """The row of each tweet's parent in ``h`` (sorted by id), -1 when it answers nothing or its
+    parent is not in the history."""
+    n = len(h)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    pos = np.minimum(np.searchsorted(h.tweet_id, h.parent), n - 1)
+    return np.where((h.parent >= 0) & (h.tweet_id[pos] == h.parent), pos, -1)
+
+
+def earliest_replies(h: History, parent_row: np.ndarray, replies: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Reply pairs from candidate reply rows ``replies``: for each parent, the earliest reply.
+    Returns ``(parent rows, response times s, replies dated before their parent)``; those are
+    left out of the pairs."""
+    parents = parent_row[replies]
+    dt = h.created[replies] - h.created[parents]
+    order = np.lexsort((dt, parents))
+    ps, ds = parents[order], dt[order]
+    first = np.ones(ps.size, bool)
+    first[1:] = ps[1:] != ps[:-1]
+    ps, ds = ps[first], ds[first]
+    return ps[ds >= 0], ds[ds >= 0], int(np.sum(dt < 0))
+
+
 def _roots(parent_row: np.ndarray) -> np.ndarray:
     """The root row of each row (pointer doubling: O(n log depth))."""
     root = np.where(parent_row >= 0, parent_row, np.arange(parent_row.size))
@@ -154,11 +178,8 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
         brand = by_lower[brand.lower().lstrip("@")]
 
     n = len(h)
-    pos = np.searchsorted(h.tweet_id, h.parent)
-    pos = np.minimum(pos, max(n - 1, 0))
-    found = (h.parent >= 0) & (n > 0) & (h.tweet_id[pos] == h.parent) if n else np.zeros(0, bool)
-    parent_row = np.where(found, pos, -1)
-    missing_parent = int(np.sum((h.parent >= 0) & ~found))
+    parent_row = parent_rows(h)
+    missing_parent = int(np.sum((h.parent >= 0) & (parent_row < 0)))
     root = _roots(parent_row) if n else np.zeros(0, np.int64)
 
     mine = (~h.inbound) & (h.author == h.code(brand))
@@ -190,17 +211,7 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
     customer = in_thread & h.inbound
     # Reply pairs: the brand's earliest tweet answering each customer tweet.
     replies = np.flatnonzero(mine & in_thread & (parent_row >= 0))
-    replies = replies[h.inbound[parent_row[replies]]]
-    parents = parent_row[replies]
-    dt = h.created[replies] - h.created[parents]
-    negative = dt < 0
-    order = np.lexsort((dt, parents))
-    parents_sorted, dt_sorted = parents[order], dt[order]
-    first = np.ones(parents_sorted.size, bool)
-    first[1:] = parents_sorted[1:] != parents_sorted[:-1]
-    pair_parent, pair_dt = parents_sorted[first], dt_sorted[first]
-    keep = pair_dt >= 0
-    pair_parent, pair_dt = pair_parent[keep], pair_dt[keep]
+    pair_parent, pair_dt, negative = earliest_replies(h, parent_row, replies[h.inbound[parent_row[replies]]])
     answered_rows = np.zeros(n, bool)
     answered_rows[pair_parent] = True
     root_response = np.full(n, math.nan)
@@ -247,8 +258,8 @@ def calibrate(h: History, brand: str | None = None, since: float | None = None,
     rejected = dict(h.rejected)
     if missing_parent:
         rejected["reply whose parent is not in the history (kept as a thread root: cut at the edge)"] = missing_parent
-    if int(negative.sum()):
-        rejected["brand reply dated before the tweet it answers (left out of reply pairs)"] = int(negative.sum())
+    if negative:
+        rejected["brand reply dated before the tweet it answers (left out of reply pairs)"] = negative
     summary: dict[str, Any] = {
         "kind": "calibrate",
         "source": h.source,
@@ -476,8 +487,7 @@ def brand_table(h: History) -> list[dict[str, Any]]:
     n = len(h)
     if n == 0:
         return []
-    pos = np.minimum(np.searchsorted(h.tweet_id, h.parent), n - 1)
-    parent_row = np.where((h.parent >= 0) & (h.tweet_id[pos] == h.parent), pos, -1)
+    parent_row = parent_rows(h)
     root = _roots(parent_row)
     outbound = ~h.inbound
     thread_brand = np.full(n, -1, dtype=np.int64)
@@ -492,17 +502,9 @@ def brand_table(h: History) -> list[dict[str, Any]]:
         thread_brand[silent] = mention_to_brand[h.mention[silent]]
     roots = np.flatnonzero(is_root & h.inbound & (thread_brand >= 0))
     tb = thread_brand[root]  # every row's thread brand
-    customer = h.inbound & (tb >= 0) & (thread_brand[root] >= 0) & (h.inbound[root])
+    customer = h.inbound & (tb >= 0) & h.inbound[root]
     reply = np.flatnonzero(outbound & (parent_row >= 0) & (h.author == tb))
-    reply = reply[h.inbound[parent_row[reply]]]
-    parents = parent_row[reply]
-    dt = h.created[reply] - h.created[parents]
-    order = np.lexsort((dt, parents))
-    ps, ds = parents[order], dt[order]
-    first = np.ones(ps.size, bool)
-    first[1:] = ps[1:] != ps[:-1]
-    ps, ds = ps[first], ds[first]
-    ps, ds = ps[ds >= 0], ds[ds >= 0]
+    ps, ds, _ = earliest_replies(h, parent_row, reply[h.inbound[parent_row[reply]]])
     answered = np.zeros(n, bool)
     answered[ps] = True
     frt = np.full(n, math.nan)
@@ -551,10 +553,8 @@ def _settle_x_v2(h: History, brand: str | None) -> History:
     """X v2 exports carry no inbound flag: the brand's tweets are its author's. Without
     ``--brand``, the brand is the author who answers others most."""
     if brand is None:
-        pos = np.searchsorted(h.tweet_id, h.parent)
-        pos = np.minimum(pos, max(len(h) - 1, 0))
-        ok = (h.parent >= 0) & (h.tweet_id[pos] == h.parent) if len(h) else np.zeros(0, bool)
-        answering = ok & (h.author != h.author[pos])
+        parent_row = parent_rows(h)
+        answering = (parent_row >= 0) & (h.author != h.author[np.maximum(parent_row, 0)])
         if not answering.any():
             raise ChirpdeskError(f"{h.source}: give --brand (the brand's author_id): no author answers another's tweets")
         brand = str(h.names[np.bincount(h.author[answering]).argmax()])

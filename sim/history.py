@@ -22,7 +22,6 @@ file (threads cut at the file's edge) are kept and counted by the calibration.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -418,7 +417,3 @@ def read_desk(db: str) -> History:
                    np.asarray(["brand"], dtype=object), source=db, format="desk", rows_read=len(ids), rejected=rejected)
     return _dedupe(hist)
 
-
-def nan_to_none(value: float) -> float | None:
-    """JSON-friendly: NaN as ``None``."""
-    return None if isinstance(value, float) and math.isnan(value) else value

@@ -11,10 +11,9 @@ from pathlib import Path
 
 from chirpdesk.sim.backtest import fit_team, hourly_comparison, match, replay, simulate_replay
 from chirpdesk.sim.calibrate import calibrate
-from chirpdesk.sim.commands.calibrate import _progress
+from chirpdesk.sim.commands.calibrate import add_history_arguments, read_args_history
 from chirpdesk.sim.commands.common import add_output_arguments, write_report
 from chirpdesk.sim.errors import ChirpdeskError
-from chirpdesk.sim.history import FORMATS, read_history
 from chirpdesk.sim.outputs import json_safe
 from chirpdesk.sim.shipped import resolve_scenario
 
@@ -34,9 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Replay the real arrival times of a brand's answered threads through the model with --agents "
                     "(or find the team with --fit-agents) and compare simulated with observed first responses per "
                     "hour. Writes backtest.json, backtest.csv and report.html.")
-    p.add_argument("history", metavar="HISTORY", help="twcs.csv, tweets.jsonl, or a desk database (path or URL)")
-    p.add_argument("--format", choices=FORMATS, default=None, help="history format (default: from the name)")
-    p.add_argument("--brand", default=None, help="the brand's author_id/handle (default: the one with most tweets)")
+    add_history_arguments(p)
     team = p.add_mutually_exclusive_group(required=True)
     team.add_argument("--agents", type=int, metavar="N", help="agents on around the clock")
     team.add_argument("--fit-agents", action="store_true", help="find the team size whose responses match")
@@ -72,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise ChirpdeskError(f"--agents: got {args.agents}, expected an integer >= 1")
     with open(resolve_scenario(args.template), "rb") as f:
         template = tomllib.load(f)
-    with _progress() as advance:
-        history = read_history(args.history, args.format, advance)
-    cal = calibrate(history, args.brand)
+    cal = calibrate(read_args_history(args), args.brand)
     doc: dict[str, object] = {"kind": "backtest", "brand": cal.summary["brand"], "source": cal.summary["source"],
                               "template": str(args.template), "replications": args.replications, "seed": args.seed,
                               "cannot_be_known": list(CANNOT_KNOW)}

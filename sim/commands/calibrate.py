@@ -23,7 +23,7 @@ from chirpdesk.sim.calibrate import (
 )
 from chirpdesk.sim.commands.common import add_output_arguments, write_report
 from chirpdesk.sim.errors import ChirpdeskError
-from chirpdesk.sim.history import FORMATS, read_history
+from chirpdesk.sim.history import FORMATS, History, read_history
 from chirpdesk.sim.outputs import json_safe
 from chirpdesk.sim.shipped import resolve_scenario
 
@@ -40,6 +40,20 @@ def _date(text: str) -> float:
     return value.timestamp()
 
 
+def add_history_arguments(p: argparse.ArgumentParser) -> None:
+    """HISTORY, --format and --brand: how calibrate, forecast and backtest name their input."""
+    p.add_argument("history", metavar="HISTORY", help="twcs.csv, tweets.jsonl, or a desk database (path or URL)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="history format (default: from the name: .jsonl is x-v2, a database is desk, else twcs)")
+    p.add_argument("--brand", default=None, help="the brand's author_id/handle (default: the one with most tweets)")
+
+
+def read_args_history(args: argparse.Namespace) -> History:
+    """The history ``args`` name, read with a progress bar on long reads."""
+    with _progress() as advance:
+        return read_history(args.history, args.format, advance)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``calibrate`` subcommand."""
     p = sub.add_parser(
@@ -47,10 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Read a history (twcs.csv, an X API v2 JSON-lines export, or the desk's own database), "
                     "measure the brand's threads, reply pairs, response times, turns and DM share with 95%% "
                     "intervals, and write calibration.json, volume.csv, scenario.toml and report.html.")
-    p.add_argument("history", metavar="HISTORY", help="twcs.csv, tweets.jsonl, or a desk database (path or URL)")
-    p.add_argument("--format", choices=FORMATS, default=None,
-                   help="history format (default: from the name: .jsonl is x-v2, a database is desk, else twcs)")
-    p.add_argument("--brand", default=None, help="the brand's author_id/handle (default: the one with most tweets)")
+    add_history_arguments(p)
     p.add_argument("--since", type=_date, default=None, metavar="DATE", help="only threads started from DATE (UTC)")
     p.add_argument("--until", type=_date, default=None, metavar="DATE", help="only threads started before DATE")
     p.add_argument("--template", default="baseline", metavar="SCENARIO",
@@ -64,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         raise ChirpdeskError("calibrate: --out DIR is required (where calibration.json and scenario.toml go)")
     template_path = resolve_scenario(args.template)
-    with _progress() as advance:
-        history = read_history(args.history, args.format, advance)
+    history = read_args_history(args)
     cal = calibrate(history, args.brand, args.since, args.until)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from chirpdesk.sim.calibrate import Calibration, calibrate, scenario_document
-from chirpdesk.sim.commands.calibrate import _date, _progress
+from chirpdesk.sim.commands.calibrate import _date, add_history_arguments, read_args_history
 from chirpdesk.sim.commands.common import add_output_arguments, write_report
 from chirpdesk.sim.errors import ChirpdeskError
 from chirpdesk.sim.forecast import (
@@ -30,7 +30,6 @@ from chirpdesk.sim.forecast import (
     seasonal_naive,
     wape,
 )
-from chirpdesk.sim.history import FORMATS, read_history
 from chirpdesk.sim.outputs import json_safe
 from chirpdesk.sim.shipped import resolve_scenario
 from chirpdesk.sim.units import cli_duration, cli_duration_help
@@ -44,9 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "the desk's database), with 95%% prediction intervals and a seasonal-naive baseline; with "
                     "--holdout, score both on the held-out tail (WAPE, MASE). Writes forecast.json, "
                     "forecast.csv, scenario.toml (arrivals following the forecast) and report.html.")
-    p.add_argument("history", metavar="HISTORY", help="twcs.csv, tweets.jsonl, or a desk database (path or URL)")
-    p.add_argument("--format", choices=FORMATS, default=None, help="history format (default: from the name)")
-    p.add_argument("--brand", default=None, help="the brand's author_id/handle (default: the one with most tweets)")
+    add_history_arguments(p)
     p.add_argument("--horizon", type=cli_duration(), default=14 * 86400.0, metavar="D",
                    help=f"how far ahead to forecast ({cli_duration_help()}; default 2w)")
     p.add_argument("--holdout", type=cli_duration(), default=0.0, metavar="D",
@@ -67,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.horizon <= 0:
         raise ChirpdeskError(f"--horizon: got {args.horizon:g} s, expected a duration > 0 such as 2w")
     template = resolve_scenario(args.template)
-    with _progress() as advance:
-        history = read_history(args.history, args.format, advance)
-    cal = calibrate(history, args.brand, args.since)
+    cal = calibrate(read_args_history(args), args.brand, args.since)
     doc, rows, scenario = forecast_document(cal, args.interval, args.horizon, args.holdout, template)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
