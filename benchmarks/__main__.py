@@ -1,4 +1,4 @@
-"""``python -m benchmarks [sim|desk|loadgen|memory] [options]``: run one benchmark's ``main``.
+"""``python -m benchmarks [sim|command|desk|loadgen|memory|overload|calibrate] [options]``: run one benchmark's ``main``.
 
 The first argument names the benchmark module ``benchmarks.bench_<name>`` (default ``sim``); the
 rest are passed to its ``main(argv)`` (or put in ``sys.argv`` for a ``main()`` without one). Modules are imported only when chosen, so the simulation
@@ -13,6 +13,7 @@ import sys
 
 BENCHMARKS = {
     "sim": "simulation engine vs Ciw, minimal SimPy and heapq; replications; peak RSS (default)",
+    "command": "the whole `chirpdesk simulate` command, report on, vs Ciw and minimal SimPy; 1M customers: time, RSS",
     "desk": "desk endpoint ingest vs a bare endpoint",
     "loadgen": "load generator throughput",
     "memory": "peak RSS of one simulation run, in this process",

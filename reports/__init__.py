@@ -12,6 +12,7 @@ PosixPath('runs/baseline/report.html')
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = ["REPORT_NAME", "render_compare", "render_run_report"]
 
@@ -19,8 +20,12 @@ __all__ = ["REPORT_NAME", "render_compare", "render_run_report"]
 REPORT_NAME = "report.html"
 
 
-def render_run_report(folder: str | Path) -> Path:
+def render_run_report(folder: str | Path, data: dict[str, Any] | None = None) -> Path:
     """Render ``folder/report.html`` from the run's data files; returns the report's path.
+
+    ``data``, when given, is the run's data already in memory, as the kind's loader would
+    return it (for a simulate run :func:`chirpdesk.reports.data.simulate_data`): the command
+    that just wrote the folder passes it so that nothing is read back.
 
     The kind of run is detected from which file exists: summary.json (simulate), staff.json
     (staff), sweep.json (sweep) or loadtest.json (loadtest). Raises
@@ -28,7 +33,7 @@ def render_run_report(folder: str | Path) -> Path:
     """
     from chirpdesk.reports.build import render_folder
 
-    return render_folder(Path(folder))
+    return render_folder(Path(folder), data)
 
 
 def render_compare(folder_a: str | Path, folder_b: str | Path, out: str | Path) -> Path:

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from chirpdesk.sim.errors import ChirpdeskError
-from chirpdesk.sim.outputs import read_summary, read_table
+from chirpdesk.sim.histogram import TimeHistogram
+from chirpdesk.sim.outputs import CONVERSATIONS, INTERVALS, read_summary, read_table, table_path
 
 #: The file that marks each kind of run folder, in detection order.
 KIND_FILES: dict[str, str] = {
@@ -72,14 +73,18 @@ def load_json(path: Path) -> dict[str, Any]:
     return doc
 
 
-def load_table(path: Path, required: tuple[str, ...] = ()) -> Table:
-    """Load a CSV into numpy columns (numbers where they parse), checking ``required`` columns."""
+def load_table(path: Path, required: tuple[str, ...] = (), columns: tuple[str, ...] | None = None) -> Table:
+    """Load a CSV or Parquet table into numpy columns (numbers where they parse), checking
+    ``required`` columns; ``columns`` reads only those."""
     if not path.is_file():
         raise ChirpdeskError(f"{path}: file not found")
+    import pyarrow as pa
+
     try:
-        table = read_table(path)
-    except (StopIteration, ValueError) as exc:
-        raise ChirpdeskError(f"{path}: not a readable CSV table ({exc or 'empty file'})") from None
+        table = read_table(path, columns)
+    except (StopIteration, ValueError, OSError, pa.ArrowException) as exc:
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        raise ChirpdeskError(f"{path}: not a readable {kind} table ({exc or 'empty file'})") from None
     missing = [c for c in required if c not in table]
     if missing:
         raise ChirpdeskError(f"{path}: missing column(s) {', '.join(missing)} (see docs/outputs.md)")
@@ -115,23 +120,62 @@ def text_column(table: Table, name: str) -> np.ndarray:
 # -- simulate -------------------------------------------------------------------------------
 
 SIM_INTERVAL_COLUMNS = ("start", "arrivals", "agents", "queue_mean", "busy_slots", "staffed_slots")
-SIM_CONVERSATION_COLUMNS = ("first_response_s", "needs_reply", "in_window")
+#: The conversation columns a report needs when it has to rebuild the histograms itself.
+SIM_CONVERSATION_COLUMNS = ("first_response_s", "wait_s", "needs_reply", "in_window", "outcome")
+
+
+def simulate_data(summary: dict[str, Any], intervals: Table,
+                  histograms: dict[str, TimeHistogram] | None = None) -> dict[str, Any]:
+    """A simulate run's report data: the summary document, the interval table and the
+    waiting-time histograms (read from the summary's ``histograms`` when not given)."""
+    if histograms is None:
+        histograms = {name: TimeHistogram.from_json(doc)
+                      for name, doc in (summary.get("histograms") or {}).items()}
+    return {"summary": summary, "intervals": intervals, "histograms": histograms}
+
+
+def histograms_from_conversations(conv: Table, summary: dict[str, Any]) -> dict[str, TimeHistogram]:
+    """The waiting-time histograms of a conversation table (first replication only), for run
+    folders written before summary.json carried them."""
+    mask = (conv["in_window"] == 1) & (conv["needs_reply"] == 1)
+    outcome = text_column(conv, "outcome") if "outcome" in conv else np.array([""] * mask.size, dtype=object)
+    mask &= outcome != "deflected"
+    n, within = int(mask.sum()), float(summary["sla"]["within_s"])
+    served = mask & np.isfinite(conv["wait_s"]) & (outcome != "abandoned") if "wait_s" in conv else None
+    out = {"first_response_s": TimeHistogram.of(conv["first_response_s"][mask], n, within)}
+    if served is not None:
+        out["wait_s"] = TimeHistogram.of(conv["wait_s"][served], n, within)
+    return out
 
 
 def load_simulate(folder: Path) -> dict[str, Any]:
-    """summary.json, intervals.csv and (when present) conversations.csv of a simulate run."""
+    """summary.json and the interval table of a simulate run (Parquet or CSV), with its
+    waiting-time histograms: from summary.json, or for older folders rebuilt from the
+    conversation table's columns (empty when there is none)."""
+    path = folder / "summary.json"
     try:
         summary = read_summary(folder)
     except json.JSONDecodeError as exc:
-        raise ChirpdeskError(f"{folder / 'summary.json'}: not valid JSON ({exc.msg})") from None
+        raise ChirpdeskError(f"{path}: not valid JSON ({exc.msg})") from None
     for key in ("scenario", "metrics", "window", "sla"):
         if key not in summary:
-            raise ChirpdeskError(f"{folder / 'summary.json'}: missing key {key!r} (see docs/outputs.md)")
-    return {
-        "summary": summary,
-        "intervals": load_table(folder / "intervals.csv", SIM_INTERVAL_COLUMNS),
-        "conversations": optional_table(folder / "conversations.csv", SIM_CONVERSATION_COLUMNS),
-    }
+            raise ChirpdeskError(f"{path}: missing key {key!r} (see docs/outputs.md)")
+    iv_path = table_path(folder, INTERVALS, summary) or folder / f"{INTERVALS}.parquet"
+    if not iv_path.is_file():
+        raise ChirpdeskError(f"{folder}: no interval table (intervals.parquet or intervals.csv: "
+                             "file not found; see docs/outputs.md)")
+    intervals = load_table(iv_path, SIM_INTERVAL_COLUMNS)
+    if summary.get("histograms"):
+        try:
+            return simulate_data(summary, intervals)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ChirpdeskError(f"{path}: histograms: {exc} (see docs/outputs.md)") from None
+    conv_path = table_path(folder, CONVERSATIONS, summary)
+    hists: dict[str, TimeHistogram] = {}
+    if conv_path is not None:
+        conv = load_table(conv_path, ("first_response_s", "needs_reply", "in_window"), SIM_CONVERSATION_COLUMNS)
+        hists = histograms_from_conversations(conv, summary)
+    return simulate_data(summary, intervals, hists)
 
 
 # -- staff ----------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The simulate report: headline cards, the week's shape, queue, first responses, occupancy,
-escalation and the scenario as run — all from summary.json, intervals.csv, conversations.csv."""
+escalation and the scenario as run — from summary.json (metrics, waiting-time histograms) and the
+interval table, never from the conversations themselves."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +13,11 @@ import numpy as np
 
 from chirpdesk.reports import format as fmt
 from chirpdesk.reports import plots
-from chirpdesk.reports.data import Table, load_simulate, text_column
+from chirpdesk.reports.data import Table, load_simulate
 from chirpdesk.reports.page import Card, TableView, ci_text, target_state
 from chirpdesk.reports.plots import COLORS, Plot
 from chirpdesk.reports.settings import settings_tree
+from chirpdesk.sim.histogram import LINEAR_PER_WITHIN, LINEAR_SPAN, TimeHistogram
 from chirpdesk.sim.vocabulary import ESCALATION_TARGETS
 
 
@@ -34,6 +37,11 @@ def run_info(summary: dict[str, Any]) -> dict[str, Any]:
         "currency": (settings.get("cost") or {}).get("currency", "USD"),
         "replications": summary.get("replications"),
     }
+
+
+def plural_replications(n: Any) -> str:
+    """``"averaged over 5 replications"``, or ``"one replication"`` for one."""
+    return "one replication" if n == 1 else f"averaged over {n} replications"
 
 
 def sla_phrase(info: dict[str, Any]) -> str:
@@ -122,8 +130,8 @@ def week_shape(iv: Table, info: dict[str, Any]) -> Plot:
         points = 2 * len(x) + (len(x) if "needs_reply" in iv else 0)
         return plots.finish(
             "week_shape", "Demand and staff by hour",
-            f"Tweets arriving per hour (top) and agents on shift (bottom), averaged over "
-            f"{info['replications']} replications. Where the blue peaks are not matched by green, "
+            f"Tweets arriving per hour (top) and agents on shift (bottom), "
+            f"{plural_replications(info['replications'])}. Where the blue peaks are not matched by green, "
             "tweets wait. Grey: warm-up, simulated but not counted.", fig, points)
 
 
@@ -178,52 +186,57 @@ def sla_by_interval(iv: Table, info: dict[str, Any]) -> Plot | None:
             "measured hours).", fig, int(np.isfinite(s).sum()))
 
 
-def _needing_reply(conv: Table) -> np.ndarray:
-    """Mask of conversations in the window that needed a reply (deflected ones excluded)."""
-    mask = (conv["in_window"] == 1) & (conv["needs_reply"] == 1)
-    if "outcome" in conv:
-        mask &= text_column(conv, "outcome") != "deflected"
-    return mask
+def histogram_cap(hist: TimeHistogram, within_s: float) -> float:
+    """Where a first-response chart stops: the 99th percentile or twice the SLA time, whichever
+    is later, rounded up to a multiple of 40 grid bins while on the grid's fine part (so the
+    40 bars of the histogram are sums of whole grid bins)."""
+    cap = max(hist.quantile(0.99), 2 * within_s)
+    step = within_s / LINEAR_PER_WITHIN
+    if cap <= LINEAR_SPAN * within_s:
+        cap = min(math.ceil(cap / (40 * step) - 1e-9) * 40 * step, LINEAR_SPAN * within_s)
+    return float(cap)
 
 
-def first_response_plots(conv: Table, info: dict[str, Any]) -> list[Plot]:
-    """Histogram and empirical CDF of first-response times (first replication), SLA line drawn."""
-    mask = _needing_reply(conv)
-    frt = conv["first_response_s"][mask]
-    n = int(mask.sum())
-    answered = frt[np.isfinite(frt)]
-    if n == 0 or answered.size == 0:
+def first_response_plots(hists: dict[str, TimeHistogram], info: dict[str, Any]) -> list[Plot]:
+    """Histogram and cumulative share of first-response times (all replications pooled, from
+    the run's histograms), SLA line drawn."""
+    frt = hists.get("first_response_s")
+    if frt is None or frt.total == 0 or frt.count == 0:
         return []
-    within = info["sla_within_s"]
-    cap = max(float(np.percentile(answered, 99)), 2 * within)
-    over = int(np.sum(answered > cap))
+    within, n = info["sla_within_s"], frt.total
+    reps = frt.replications
+    pooled = f"{reps} replications pooled" if reps != 1 else "replication 1"
+    cap = histogram_cap(frt, within)
+    bins = np.linspace(0, cap, 41)
+    counts = frt.rebin(bins)
+    over = frt.count - int(round(frt.cumulative(cap)))
+    counts[-1] += over
     out = []
     with plots.figure("first_response_histogram", width=plots.HALF, height=3.2) as (fig, ax):
-        bins = np.linspace(0, cap, 41)
-        ax.hist(np.minimum(answered, cap), bins=bins, color=COLORS["demand"], alpha=0.85)
+        ax.stairs(counts, bins, fill=True, color=COLORS["demand"], alpha=0.85)
         ax.axvline(within, color=COLORS["target"], lw=1.5, ls="--")
         ax.text(within, 0.97, f" SLA {fmt.duration(within)}", transform=ax.get_xaxis_transform(),
                 color=COLORS["target"], va="top", fontsize=9)
         ax.set_xlabel(f"{plots.minutes_axis(ax, cap)} to first response")
         ax.set_ylabel("tweets")
+        ax.set_ylim(bottom=0)
         tail = f" The last bar also holds the {over:,} slower replies." if over else ""
         missed = (f"bars right of the red line took longer than the {fmt.duration(within)} SLA"
                   if info["sla_basis"] != "pickup" else
                   f"red line: the {fmt.duration(within)} SLA (counted on pick-up time here)")
         out.append(plots.finish(
             "first_response_histogram", "How long customers wait for a first reply",
-            f"First-response times of the {answered.size:,} answered tweets in replication 1; "
-            f"{missed}.{tail}", fig, answered.size))
-    x, y = plots.ecdf_points(frt, total=n)
-    pickup = info["sla_basis"] == "pickup" and "wait_s" in conv
-    basis = conv["wait_s"][mask] if pickup else frt
-    met = float(np.sum(basis[np.isfinite(basis)] <= within)) / n
+            f"First-response times of the {frt.count:,} answered tweets ({pooled}); "
+            f"{missed}.{tail}", fig, frt.count))
+    pickup = info["sla_basis"] == "pickup" and "wait_s" in hists
+    basis = hists["wait_s"] if pickup else frt
+    met = basis.met / n
     with plots.figure("first_response_cdf", width=plots.HALF, height=3.2) as (fig, ax):
-        ax.plot(x, y, color=COLORS["demand"], lw=1.8, drawstyle="steps-post", label="first response")
+        x, y = plots.histogram_cdf_points(frt, cap)
+        ax.plot(x, y, color=COLORS["demand"], lw=1.8, label="first response")
         if pickup:
-            wx, wy = plots.ecdf_points(basis, total=n)
-            ax.plot(wx, wy, color=COLORS["queue"], lw=1.6, drawstyle="steps-post",
-                    label="picked up (SLA basis)")
+            wx, wy = plots.histogram_cdf_points(basis, cap)
+            ax.plot(wx, wy, color=COLORS["queue"], lw=1.6, label="picked up (SLA basis)")
         ax.plot([within], [met], "o", color=COLORS["target"], ms=5)
         ax.annotate(f"{fmt.share(met)} {'picked up' if pickup else 'answered'} within {fmt.duration(within)}",
                     (within, met), xytext=(8, -14), textcoords="offset points", fontsize=9,
@@ -233,7 +246,7 @@ def first_response_plots(conv: Table, info: dict[str, Any]) -> list[Plot]:
                 if pickup else "")
         out.append(plots.finish(
             "first_response_cdf", "Share answered within a given time",
-            f"Share of tweets answered within each time (replication 1, {n:,} tweets needing a reply; "
+            f"Share of tweets answered within each time ({pooled}, {n:,} tweets needing a reply; "
             f"never-answered tweets keep the curve below 100%). Red dashed line: the "
             f"{fmt.duration(within)} SLA; dotted: the {fmt.share(info['sla_share'], 0)} target.{note}",
             fig, n))
@@ -368,17 +381,23 @@ def groups_table(summary: dict[str, Any], info: dict[str, Any]) -> TableView | N
     )
 
 
-def build(folder: Path) -> dict[str, Any]:
-    """Everything the simulate template needs: title, period, verdict, cards, plots, settings."""
-    data = load_simulate(folder)
-    summary, iv, conv = data["summary"], data["intervals"], data["conversations"]
+def build(folder: Path, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the simulate template needs: title, period, verdict, cards, plots, settings.
+
+    ``data`` is :func:`chirpdesk.reports.data.simulate_data` of a run in memory; without it the
+    folder is read (:func:`chirpdesk.reports.data.load_simulate`). Either way the cost grows with
+    the intervals, not with the conversations.
+    """
+    data = load_simulate(folder) if data is None else data
+    summary, iv, hists = data["summary"], data["intervals"], data["histograms"]
     info = run_info(summary)
     figures: list[Plot | None] = [week_shape(iv, info), sla_by_interval(iv, info), queue_length(iv, info)]
     notes = []
-    if conv is not None:
-        figures += first_response_plots(conv, info)
+    if hists:
+        figures += first_response_plots(hists, info)
     else:
-        notes.append("conversations.csv is missing, so the first-response distribution is not shown.")
+        notes.append("The run folder has no first-response histograms (summary.json) and no conversation "
+                     "table, so the first-response distribution is not shown.")
     figures += [occupancy(iv, info), escalation(summary)]
     text, state = verdict(summary, info)
     reps = summary.get("replications")

@@ -37,6 +37,7 @@ from chirpdesk.sim.arrivals import (
 from chirpdesk.sim.calibrate import Calibration, calibrate
 from chirpdesk.sim.distributions import Distribution, Draws
 from chirpdesk.sim.errors import ChirpdeskError, ScenarioError
+from chirpdesk.sim.histogram import TimeHistogram
 from chirpdesk.sim.history import History, read_history
 from chirpdesk.sim.history_gen import BrandTruth, generate_twcs
 from chirpdesk.sim.loader import (
@@ -54,7 +55,14 @@ from chirpdesk.sim.metrics import (
     summarise,
 )
 from chirpdesk.sim.model import OUTCOMES, Desk, RunRecords, simulate_once
-from chirpdesk.sim.outputs import read_summary, read_table, summary_document, write_outputs
+from chirpdesk.sim.outputs import (
+    FORMATS,
+    read_summary,
+    read_table,
+    summary_document,
+    write_outputs,
+    write_table,
+)
 from chirpdesk.sim.policies import policy_shifts
 from chirpdesk.sim.run import ReplicationResult, SimulationResult, run_replication, run_scenario
 from chirpdesk.sim.scenario import (
@@ -108,6 +116,7 @@ __all__ = [
     "Distribution",
     "Draws",
     "ErlangAResult",
+    "FORMATS",
     "Handling",
     "History",
     "LoadTest",
@@ -131,6 +140,7 @@ __all__ = [
     "SweepResult",
     "Target",
     "Tier2",
+    "TimeHistogram",
     "TweetingHours",
     "WorkerLost",
     "agents_from_slots",
@@ -187,4 +197,5 @@ __all__ = [
     "tornado",
     "with_overrides",
     "write_outputs",
+    "write_table",
 ]

@@ -108,5 +108,5 @@ def snapshot_times(scenario: Scenario) -> np.ndarray:
 
 
 def interval_boundaries(scenario: Scenario, times: np.ndarray) -> np.ndarray:
-    """1.0 where a snapshot time is an interval boundary (rows of intervals.csv), else 0.0."""
+    """1.0 where a snapshot time is an interval boundary (rows of the interval table), else 0.0."""
     return np.isin(times, interval_grid(scenario)).astype(float)

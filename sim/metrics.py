@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 from chirpdesk.sim.calendar import scheduled_agent_seconds
+from chirpdesk.sim.histogram import TimeHistogram
 from chirpdesk.sim.model import (
     ABANDONED,
     DEFLECTED,
@@ -246,6 +247,34 @@ def interval_table(scenario: Scenario, rec: RunRecords) -> dict[str, np.ndarray]
         "first_response_p90_s": p90,
         "sla_attainment": sla,
     }
+
+
+def response_histograms(scenario: Scenario, rec: RunRecords) -> dict[str, TimeHistogram]:
+    """Histograms of the window's tweets needing a reply (deflected ones excluded), on the grid
+    of the scenario's SLA time: ``first_response_s`` (arrival to first reply, answered tweets)
+    and ``wait_s`` (arrival to pick-up, served tweets: picked up and not abandoned), each out of
+    every tweet needing a reply. Their ``met`` counts are the ones ``sla_attainment`` uses for
+    the scenario's basis."""
+    sc, c = scenario, rec.conversations
+    window = _window(c["arrival"], sc.meta.warmup, sc.meta.horizon)
+    out = c["outcome"][window]
+    arrival = c["arrival"][window]
+    needs = c["needs_reply"][window] & (out != DEFLECTED)
+    n = int(needs.sum())
+    frt = (c["first_response"][window] - arrival)[needs]
+    served = needs & ~np.isnan(c["pickup"][window]) & (out != ABANDONED)
+    wait = (c["pickup"][window] - arrival)[served]
+    return {"first_response_s": TimeHistogram.of(frt, n, sc.sla.within),
+            "wait_s": TimeHistogram.of(wait, n, sc.sla.within)}
+
+
+def pool_histograms(per_replication: Sequence[dict[str, TimeHistogram]]) -> dict[str, TimeHistogram]:
+    """Add replications' :func:`response_histograms` bin by bin."""
+    pooled: dict[str, TimeHistogram] = {}
+    for hists in per_replication:
+        for name, h in hists.items():
+            pooled[name] = pooled[name] + h if name in pooled else h
+    return pooled
 
 
 def grouped_percentiles(groups: np.ndarray, values: np.ndarray, n: int,

@@ -15,10 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from chirpdesk.sim.histogram import TimeHistogram
 from chirpdesk.sim.metrics import (
     group_metrics,
     interval_table,
+    pool_histograms,
     replication_metrics,
+    response_histograms,
     summarise,
     summarise_groups,
 )
@@ -38,6 +41,8 @@ class ReplicationResult:
     seconds: float = 0.0
     #: Results by group (:func:`chirpdesk.sim.metrics.group_metrics`), ``"grouping/group/metric"``.
     groups: dict[str, float] = field(default_factory=dict)
+    #: Waiting-time histograms (:func:`chirpdesk.sim.metrics.response_histograms`).
+    histograms: dict[str, TimeHistogram] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class SimulationResult:
     extra: dict[str, object] = field(default_factory=dict)
     #: Results by group across replications (:func:`chirpdesk.sim.metrics.summarise_groups`).
     groups: dict[str, Any] = field(default_factory=dict)
+    #: Waiting-time histograms pooled over all replications (what the report draws).
+    histograms: dict[str, TimeHistogram] = field(default_factory=dict)
 
     @property
     def per_replication(self) -> list[dict[str, float]]:
@@ -74,7 +81,9 @@ def run_replication(scenario: Scenario, seed: int, index: int, keep_records: boo
     metrics = replication_metrics(scenario, rec)
     table = interval_table(scenario, rec)
     groups = group_metrics(scenario, rec)
-    return ReplicationResult(index, metrics, table, rec if keep_records else None, time.perf_counter() - t0, groups)
+    hists = response_histograms(scenario, rec)
+    return ReplicationResult(index, metrics, table, rec if keep_records else None, time.perf_counter() - t0,
+                             groups, hists)
 
 
 def default_jobs(replications: int) -> int:
@@ -118,6 +127,7 @@ def combine(scenario: Scenario, seed: int, results: list[ReplicationResult], wal
         records=results[0].records,
         wall_seconds=wall,
         groups=summarise_groups([r.groups for r in results]),
+        histograms=pool_histograms([r.histograms for r in results]),
     )
 
 

@@ -410,7 +410,7 @@ def interval_shifts(counts: Sequence[int] | np.ndarray, interval_s: float) -> tu
 
 def with_interval_staff(sc: Scenario, counts: Sequence[int] | np.ndarray, interval_s: float) -> Scenario:
     """``sc`` with its shifts replaced by per-interval blocks of ``counts`` scheduled agents and
-    intervals.csv rows of ``interval_s`` seconds."""
+    interval-table rows of ``interval_s`` seconds."""
     agents = dataclasses.replace(sc.agents, shifts=interval_shifts(counts, interval_s))
     meta = dataclasses.replace(sc.meta, interval=interval_s)
     return dataclasses.replace(sc, agents=agents, meta=meta)

@@ -5,10 +5,12 @@ import json
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import pytest
 
 from chirpdesk.sim.cli import main
 from chirpdesk.sim.metrics import METRIC_UNITS
+from chirpdesk.sim.model import OUTCOMES
 from simkit import ROOT, SCENARIOS
 
 SHORT = ["--set", "scenario.horizon=2d", "--set", "scenario.warmup=6h"]
@@ -37,15 +39,46 @@ def test_simulate_writes_the_documented_files(tmp_path):
         assert set(m) == {"mean", "ci_low", "ci_high"}, name
     sla = doc["metrics"]["sla_attainment"]
     assert sla["ci_low"] <= sla["mean"] <= sla["ci_high"]
-    with open(tmp_path / "intervals.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert len(rows) == 48
-    assert {"arrivals", "answered", "abandoned", "queue_mean", "agents", "busy_slots", "first_response_p90_s"} <= set(rows[0])
-    with open(tmp_path / "conversations.csv") as f:
-        conv = list(csv.DictReader(f))
-    in_window = sum(int(r["in_window"]) for r in conv)
-    assert in_window == doc["per_replication"][0]["tweets"]
+    # Parquet by default, and summary.json names the files.
+    assert doc["files"] == {"intervals": "intervals.parquet", "conversations": "conversations.parquet"}
+    iv = pq.ParquetFile(tmp_path / "intervals.parquet").read()
+    assert iv.num_rows == 48
+    assert {"arrivals", "answered", "abandoned", "queue_mean", "agents", "busy_slots", "first_response_p90_s"} <= set(iv.column_names)
+    conv = pq.ParquetFile(tmp_path / "conversations.parquet").read()
+    assert sum(conv.column("in_window").to_pylist()) == doc["per_replication"][0]["tweets"]
+    assert set(conv.column("outcome").to_pylist()) <= set(OUTCOMES)
     assert doc["settings"]["arrivals"]["base_rate_per_hour"] == 45
+    assert not (tmp_path / "intervals.csv").exists()
+
+
+def test_format_csv_writes_the_same_tables_as_csv(tmp_path):
+    """--format csv: plain CSV any tool reads, holding exactly the Parquet run's values."""
+    a, b = tmp_path / "pq", tmp_path / "csv"
+    assert run_cli("simulate", SCENARIOS / "outage-storm.toml", *SHORT, "-r", "2", "-j", "1", "--out", a, "-q", "--no-report") == 0
+    assert run_cli("simulate", SCENARIOS / "outage-storm.toml", *SHORT, "-r", "2", "-j", "1", "--out", b, "-q", "--no-report",
+                   "--format", "csv") == 0
+    assert json.loads((b / "summary.json").read_text())["files"] == {"intervals": "intervals.csv",
+                                                                     "conversations": "conversations.csv"}
+    for name in ("intervals", "conversations"):
+        with open(b / f"{name}.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        table = pq.ParquetFile(a / f"{name}.parquet").read()
+        assert len(rows) == table.num_rows > 0 and list(rows[0]) == table.column_names
+        for col in table.column_names:
+            want = table.column(col).to_pylist()
+            got = [r[col] for r in rows]
+            if isinstance(next((w for w in want if w is not None), ""), str):
+                assert got == want, col
+            else:  # numbers read back exactly; a missing value is an empty cell
+                assert [None if g == "" else float(g) for g in got] == [None if w is None else float(w) for w in want], col
+
+
+def test_format_rejects_an_unknown_value(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_cli("simulate", SCENARIOS / "baseline.toml", "--out", tmp_path, "--format", "xlsx")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--format" in err and "'xlsx'" in err and "parquet" in err and "csv" in err
 
 
 def test_same_seed_same_numbers_with_one_or_two_processes(tmp_path):
@@ -53,8 +86,8 @@ def test_same_seed_same_numbers_with_one_or_two_processes(tmp_path):
     assert run_cli("simulate", SCENARIOS / "outage-storm.toml", *SHORT, "-r", "4", "-j", "1", "--out", a, "-q", "--no-report") == 0
     assert run_cli("simulate", SCENARIOS / "outage-storm.toml", *SHORT, "-r", "4", "-j", "2", "--out", b, "-q", "--no-report") == 0
     assert strip_timing(json.loads((a / "summary.json").read_text())) == strip_timing(json.loads((b / "summary.json").read_text()))
-    assert (a / "intervals.csv").read_text() == (b / "intervals.csv").read_text()
-    assert (a / "conversations.csv").read_text() == (b / "conversations.csv").read_text()
+    assert (a / "intervals.parquet").read_bytes() == (b / "intervals.parquet").read_bytes()
+    assert (a / "conversations.parquet").read_bytes() == (b / "conversations.parquet").read_bytes()
 
 
 def test_seed_option_changes_the_numbers(tmp_path):

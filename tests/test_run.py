@@ -44,16 +44,18 @@ def test_progress_hears_of_every_replication_once_in_order(short_baseline) -> No
 
 def test_cli_output_files_are_byte_identical_with_jobs_1_and_2(tmp_path) -> None:
     out = {}
-    for jobs in (1, 2):
-        out[jobs] = tmp_path / f"jobs{jobs}"
+    for jobs, fmt in ((1, "parquet"), (2, "parquet"), (1, "csv"), (2, "csv")):
+        out[jobs, fmt] = tmp_path / f"jobs{jobs}-{fmt}"
         subprocess.run(
-            [sys.executable, "-m", "chirpdesk.sim", "simulate", str(SCENARIOS / "baseline.toml"), "--out", str(out[jobs]),
-             "--set", 'scenario.horizon="2d"', "--set", "scenario.replications=3", "--jobs", str(jobs), "-q",
-             "--no-report"],
+            [sys.executable, "-m", "chirpdesk.sim", "simulate", str(SCENARIOS / "baseline.toml"), "--out",
+             str(out[jobs, fmt]), "--set", 'scenario.horizon="2d"', "--set", "scenario.replications=3",
+             "--jobs", str(jobs), "-q", "--no-report", "--format", fmt],
             check=True, cwd=ROOT,
         )
-    for name in ("intervals.csv", "conversations.csv"):
-        assert (out[1] / name).read_bytes() == (out[2] / name).read_bytes(), name
+    for fmt in ("parquet", "csv"):
+        for name in (f"intervals.{fmt}", f"conversations.{fmt}"):
+            assert (out[1, fmt] / name).read_bytes() == (out[2, fmt] / name).read_bytes(), name
+    out = {1: out[1, "parquet"], 2: out[2, "parquet"]}
     one, two = (json.loads((out[j] / "summary.json").read_text()) for j in (1, 2))
     one.pop("wall_seconds", None)
     two.pop("wall_seconds", None)

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from chirpdesk.sim.loader import load_scenario
 from chirpdesk.sim.scenario import Scenario
@@ -31,8 +32,11 @@ def add_output_arguments(p: argparse.ArgumentParser, files: str) -> None:
                    help="write report.html next to the data files (default: on when --out is given)")
 
 
-def write_report(args: argparse.Namespace) -> bool:
+def write_report(args: argparse.Namespace, data: dict[str, Any] | None = None) -> bool:
     """Render ``report.html`` into ``args.out`` unless ``--no-report``; True when written.
+
+    ``data`` is what the command already holds, in the form the report's loader returns
+    (:func:`chirpdesk.reports.data.simulate_data`); without it the report reads the folder.
 
     A rendering failure is reported as a warning: it must never lose the data files already
     written, and ``chirpdesk report DIR`` can render them again later.
@@ -42,7 +46,7 @@ def write_report(args: argparse.Namespace) -> bool:
     from chirpdesk.reports import render_run_report
 
     try:
-        render_run_report(args.out)
+        render_run_report(args.out, data)
     except Exception as exc:  # noqa: BLE001 - keep the run's data; say what went wrong
         print(f"chirpdesk: warning: report.html not rendered: {exc}", file=sys.stderr)
         return False

@@ -11,7 +11,7 @@ from chirpdesk.sim.commands.common import (
     progress_bar,
     write_report,
 )
-from chirpdesk.sim.outputs import write_outputs
+from chirpdesk.sim.outputs import DEFAULT_FORMAT, FORMATS, write_outputs
 from chirpdesk.sim.run import ReplicationResult, default_jobs, run_scenario
 from chirpdesk.sim.summary_table import print_summary
 
@@ -20,11 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``simulate`` subcommand."""
     p = sub.add_parser("simulate", help="simulate a scenario and report service levels and cost",
                        description="Simulate a scenario with replications; print a summary and "
-                                   "write summary.json, intervals.csv and conversations.csv to --out.")
+                                   "write summary.json and the interval and conversation tables "
+                                   "(Parquet, or CSV with --format csv) to --out.")
     add_scenario_arguments(p)
     p.add_argument("--replications", "-r", type=int, metavar="N", help="replications (default: the scenario's)")
     p.add_argument("--jobs", "-j", type=int, metavar="J", help="worker processes (default: one per CPU)")
-    add_output_arguments(p, "summary.json, intervals.csv, conversations.csv")
+    add_output_arguments(p, "summary.json, intervals.parquet, conversations.parquet")
+    p.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT,
+                   help="format of the interval and conversation tables (default: parquet; "
+                        "csv writes intervals.csv and conversations.csv); see docs/outputs.md")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary table")
     p.set_defaults(func=run)
 
@@ -45,9 +49,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print_summary(result)
     if args.out:
-        write_outputs(result, args.out)
-        reported = write_report(args)
+        from chirpdesk.reports.data import simulate_data
+
+        summary = write_outputs(result, args.out, args.format)
+        # The report is drawn from what this process holds (summary, intervals, histograms),
+        # never by reading back the tables it just wrote.
+        reported = write_report(args, simulate_data(summary, result.intervals))
         if not args.quiet:
-            print(f"wrote {args.out}/summary.json, intervals.csv, conversations.csv"
+            print(f"wrote {args.out}/summary.json, " + ", ".join(summary["files"].values())
                   + (", report.html" if reported else ""))
     return 0
