@@ -112,6 +112,11 @@ def test_the_wheel_in_a_fresh_venv_runs_init_simulate_and_serve(wheel: Path, tmp
     assert summary["scenario"] == "mybrand"
     assert 0.0 <= summary["metrics"]["sla_attainment"]["mean"] <= 1.0
     assert "<html" in (run_dir / "report.html").read_text()[:500].lower()
+    # The tables, as Parquet, readable with the wheel's own reader.
+    assert summary["files"] == {"intervals": "intervals.parquet", "conversations": "conversations.parquet"}
+    count = run(py, "-c", "from chirpdesk.sim import read_table; "
+                f"t = read_table({str(run_dir / 'conversations.parquet')!r}); print(int(t['in_window'].sum()))")
+    assert int(count) == summary["per_replication"][0]["tweets"]
     # A shipped scenario by name, and the module entry points.
     run("chirpdesk", "simulate", "erlang-check", "--set", "scenario.horizon=3h", "--set", "scenario.warmup=1h",
         "-r", "1", "-j", "1", "-q")
