@@ -160,8 +160,8 @@ def load_simulate(folder: Path) -> dict[str, Any]:
     for key in ("scenario", "metrics", "window", "sla"):
         if key not in summary:
             raise ChirpdeskError(f"{path}: missing key {key!r} (see docs/outputs.md)")
-    iv_path = table_path(folder, INTERVALS, summary) or folder / f"{INTERVALS}.parquet"
-    if not iv_path.is_file():
+    iv_path = table_path(folder, INTERVALS, summary)
+    if iv_path is None:
         raise ChirpdeskError(f"{folder}: no interval table (intervals.parquet or intervals.csv: "
                              "file not found; see docs/outputs.md)")
     intervals = load_table(iv_path, SIM_INTERVAL_COLUMNS)

@@ -96,12 +96,15 @@ class TimeHistogram:
                              self.total + other.total, self.met + other.met,
                              self.replications + other.replications)
 
+    def _cum_counts(self) -> np.ndarray:
+        # Counted values below each edge (one more entry than there are bins).
+        return np.concatenate([[0.0], np.cumsum(self.counts, dtype=np.float64)])
+
     def cumulative(self, x: np.ndarray | float) -> np.ndarray:
         """How many values are below ``x`` seconds, interpolating linearly inside a bin
         (values are taken as spread evenly over their bin); values beyond the grid count at
         its last edge."""
-        edges = self.edges
-        cum = np.concatenate([[0.0], np.cumsum(self.counts, dtype=np.float64)])
+        edges, cum = self.edges, self._cum_counts()
         return np.interp(np.asarray(x, dtype=np.float64), edges, cum, left=0.0, right=cum[-1])
 
     def quantile(self, q: float) -> float:
@@ -110,8 +113,7 @@ class TimeHistogram:
         n = self.count
         if n == 0:
             return math.nan
-        edges = self.edges
-        cum = np.concatenate([[0.0], np.cumsum(self.counts, dtype=np.float64)])
+        edges, cum = self.edges, self._cum_counts()
         target = q * n
         if target > cum[-1]:
             return float(edges[-1])

@@ -180,8 +180,7 @@ def arrow_table(columns: dict[str, np.ndarray]) -> pa.Table:
     arrays = {}
     for name, col in columns.items():
         col = np.asarray(col)
-        arrays[name] = arrow_column(col) if col.dtype.kind in "iufb" else text_column(
-            [None if v is None else str(v) for v in col.tolist()])
+        arrays[name] = arrow_column(col) if col.dtype.kind in "iufb" else text_column(col.tolist())
     return pa.table(arrays)
 
 
@@ -210,21 +209,20 @@ def write_batches(path: str | Path, batches: Iterator[pa.RecordBatch]) -> None:
             w.write_batch(first)
             for b in batches:
                 w.write_batch(b)
-        # Arrow's allocator keeps freed pages for reuse; hand them back so the report that
-        # follows does not stack on top of them (~70 MB for a million conversations).
-        pa.default_memory_pool().release_unused()
-        return
-    import pyarrow.csv as pcsv
+    else:
+        import pyarrow.csv as pcsv
 
-    def plain(b: pa.RecordBatch) -> pa.RecordBatch:
-        cols = [col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col for col in b.columns]
-        return pa.RecordBatch.from_arrays(cols, names=b.schema.names)
+        def plain(b: pa.RecordBatch) -> pa.RecordBatch:
+            cols = [col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col for col in b.columns]
+            return pa.RecordBatch.from_arrays(cols, names=b.schema.names)
 
-    first = plain(first)
-    with pcsv.CSVWriter(path, first.schema, write_options=pcsv.WriteOptions(quoting_style="needed")) as w:
-        w.write_batch(first)
-        for b in batches:
-            w.write_batch(plain(b))
+        first = plain(first)
+        with pcsv.CSVWriter(path, first.schema, write_options=pcsv.WriteOptions(quoting_style="needed")) as w:
+            w.write_batch(first)
+            for b in batches:
+                w.write_batch(plain(b))
+    # Arrow's allocator keeps freed pages for reuse; hand them back so the report that
+    # follows does not stack on top of them (~70 MB for a million conversations).
     pa.default_memory_pool().release_unused()
 
 
