@@ -127,8 +127,9 @@ def _pin(pid: int, cpu: int | None) -> None:
         os.sched_setaffinity(pid, {cpu})
 
 
-def _start(kind: str, port: int, db: str, cpu: int | None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def _start(kind: str, port: int, db: str, cpu: int | None,
+           settings: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **(settings or {}), "PYTHONPATH": str(REPO)}
     if kind == "bare":
         cmd = [sys.executable, "-c", f"from benchmarks.bench_desk import _serve_bare; _serve_bare({port})"]
     else:

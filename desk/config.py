@@ -29,6 +29,7 @@ re-import the app, see the same settings as the parent:
 ``CHIRPDESK_READ_TIMEOUT``          seconds a request may take to arrive after its first byte, else 408 (default 10)
 ``CHIRPDESK_MAX_HEADER_BYTES``      largest request head, bytes, else 431 (default 16384)
 ``CHIRPDESK_LAG_BUDGET``            event-loop lateness, seconds, from which deliveries are shed with 429 (default 0.1)
+``CHIRPDESK_MAX_IN_FLIGHT``         requests being served at once, from which deliveries are shed with 429 (default 256)
 ==================================  =========================================================
 """
 
@@ -73,6 +74,7 @@ ENV_VARS: dict[str, str] = {
     "read_timeout": "CHIRPDESK_READ_TIMEOUT",
     "max_header_bytes": "CHIRPDESK_MAX_HEADER_BYTES",
     "lag_budget": "CHIRPDESK_LAG_BUDGET",
+    "max_in_flight": "CHIRPDESK_MAX_IN_FLIGHT",
 }
 
 #: Where group commits run (:attr:`DeskConfig.writer`).
@@ -141,6 +143,10 @@ class DeskConfig:
     max_header_bytes: int = 16 * 1024
     #: Event-loop lateness, seconds, from which new webhook deliveries are shed with 429.
     lag_budget: float = 0.1
+    #: Requests this HTTP process serves at once (received, not yet answered) from which a new
+    #: webhook delivery is shed with 429: past this, more concurrency adds waiting, not
+    #: throughput (the group commit is already merging full transactions).
+    max_in_flight: int = 256
 
     def with_overrides(self, **overrides: Any) -> DeskConfig:
         """Return a copy with every non-``None`` override applied (CLI flags over env)."""
@@ -175,6 +181,7 @@ class DeskConfig:
             ("read_timeout", self.read_timeout > 0, "a number > 0 (seconds)"),
             ("max_header_bytes", self.max_header_bytes >= 1024, "an integer >= 1024 (bytes)"),
             ("lag_budget", self.lag_budget > 0, "a number > 0 (seconds)"),
+            ("max_in_flight", self.max_in_flight >= 1, "an integer >= 1"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -16,11 +16,20 @@ protocol with those limits (:class:`ConnectionLimits`), one instance per connect
   408 and the connection is closed (X sends a whole delivery at once and gives up after 10 s);
 - a request head (request line and headers) over ``max_header_bytes`` is answered 431 and the
   connection closed, counted as it streams in, so a slow, huge header never sits in memory;
-- **load shedding**: while the event loop runs more than ``lag_budget`` seconds late, a new
-  webhook delivery is answered 429 with ``Retry-After`` before any work is spent on it (no signature check, no write queue). When the
-  HTTP process, not the database, is what saturates, requests would otherwise wait in line
-  behind each other for seconds, X would time out and retry, and the burst would become a retry
-  storm. Other routes (agents, health, metrics) are never shed.
+- **load shedding**: while ``max_in_flight`` deliveries are already being served by this
+  process, or its CPU is what runs out (:class:`Admission`), or the event loop runs more than
+  ``lag_budget`` seconds late, a new webhook delivery is answered 429 with ``Retry-After``
+  before any work is spent on it (no signature check, no write queue). When the HTTP process, not the database, is what saturates, requests would
+  otherwise wait in line behind each other for seconds, X would time out and retry, and the
+  burst would become a retry storm. The in-flight count is what a pooled sender shows: its
+  connections all busy while the loop itself never runs late. Other routes (agents, health,
+  metrics) are never shed.
+
+A shed delivery costs as little as the protocol can make it: a request that arrives whole in one
+read (X sends a delivery at once) is recognised from its bytes, without the HTTP parser, and
+answered from here; anything else (a split or chunked request, one with framing headers beyond a
+single ``Content-Length``) goes through the parser and is answered once its body has been read
+past. Either way no request cycle or task is made.
 
 Refusals are counted per process in :data:`chirpdesk.desk.metrics.CONNECTION_REFUSALS`
 (``/metrics``: ``chirpdesk_connections_refused_total{reason=...}``).
@@ -29,6 +38,8 @@ Refusals are counted per process in :data:`chirpdesk.desk.metrics.CONNECTION_REF
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +68,8 @@ class ConnectionLimits:
     max_header_bytes: int
     #: Event-loop lateness, seconds, from which new webhook deliveries are shed (429).
     lag_budget: float
+    #: Requests being served at once (this process) from which new webhook deliveries are shed.
+    max_in_flight: int = 256
     #: Path whose ``POST`` is shed under overload (the webhook).
     shed_path: bytes = b"/webhooks/twitter"
 
@@ -64,7 +77,7 @@ class ConnectionLimits:
     def of(cls, config: DeskConfig) -> ConnectionLimits:
         """The limits a desk ``config`` sets."""
         return cls(config.max_connections, config.idle_timeout, config.read_timeout,
-                   config.max_header_bytes, config.lag_budget)
+                   config.max_header_bytes, config.lag_budget, config.max_in_flight)
 
 
 def _response(status: int, reason: str, error: str, *, retry: bool, close: bool) -> bytes:
@@ -88,6 +101,10 @@ _TOO_LARGE = _response(431, "Request Header Fields Too Large", "request header t
 _SHED = _response(429, "Too Many Requests", "overloaded, retry later", retry=True, close=False)
 _SHED_CLOSE = _response(429, "Too Many Requests", "overloaded, retry later", retry=True, close=True)
 _SHED_BODY = b'{"error":"overloaded, retry later"}'
+#: Head fields that decide where a request ends; the byte-level shed takes a request only when
+#: the single one among them is ``Content-Length`` (anything else goes through the parser).
+_FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding|connection|expect|upgrade)[ \t]*:[ \t]*([^\r\n]*)",
+                      re.IGNORECASE)
 _SHED_HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", b"%d" % len(_SHED_BODY)),
@@ -130,15 +147,91 @@ class LoopLag:
             self._handle = None
 
 
-_LAGS: dict[asyncio.AbstractEventLoop, LoopLag] = {}
+class Admission:
+    """Which webhook deliveries one HTTP process lets in, per event loop.
+
+    ``serving`` counts deliveries read whole and not answered yet: the work the process has
+    taken on (a delivery whose body is still arriving does not count, so a slow client costs
+    a connection, not a place in line); ``max_in_flight`` caps it.
+
+    ``budget`` caps how many deliveries are let in per :data:`ADMIT_PERIOD` while the CPU is
+    what runs out. A shed costs a read and a write too (a sixth to a third of a served delivery), so
+    a sender that keeps every connection busy, as a pooled webhook sender does, can make the
+    process spend all its time answering and still answer fewer requests than arrive; the
+    sender's queue, and its waits, would then grow without end, and nothing at the desk shows
+    it but a CPU that is never idle. So once deliveries are being shed and the process has been
+    busy :data:`BUSY_HIGH` of the time, admissions are capped, and each period the cap moves
+    towards keeping the process busy :data:`BUSY_TARGET` of the time (never more than a step
+    of :data:`BUDGET_DECREASE` or :data:`BUDGET_INCREASE`); it is lifted once it no longer
+    binds. A closed loop (each client waiting for its answer) never triggers it: it is never
+    shed below ``max_in_flight`` connections.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        #: Deliveries read whole and not answered yet.
+        self.serving = 0
+        #: Deliveries let in and shed in the current period.
+        self.admitted = 0
+        self.shed = 0
+        #: Most deliveries let in per period while the CPU is the limit; None: no cap.
+        self.budget: int | None = None
+        #: CPU share of the last periods, smoothed; None before the first decision.
+        self.busy: float | None = None
+        self._cpu, self._wall = time.process_time(), loop.time()
+        self._handle: asyncio.TimerHandle | None = loop.call_later(ADMIT_PERIOD, self._decide)
+
+    def _decide(self) -> None:
+        cpu, wall = time.process_time(), self.loop.time()
+        self.decide((cpu - self._cpu) / max(wall - self._wall, 1e-6))
+        self._cpu, self._wall = cpu, wall
+        self._handle = self.loop.call_later(ADMIT_PERIOD, self._decide)
+
+    def decide(self, busy: float) -> None:
+        """Set the next period's ``budget`` from this period's share of one CPU ``busy``
+        (0..1), smoothed over about two periods, and its counts; then start a new period."""
+        admitted, shed = self.admitted, self.shed
+        self.admitted = self.shed = 0
+        self.busy = busy if self.busy is None else (self.busy + busy) / 2  # smoothed over ~2 periods
+        if self.budget is None:
+            if shed and self.busy >= BUSY_HIGH:
+                self.budget = max(MIN_BUDGET, int(admitted * BUDGET_DECREASE))
+            return
+        # Towards BUSY_TARGET: cut while busier, widen while calmer, a bounded step a period.
+        step = min(BUDGET_INCREASE, max(BUDGET_DECREASE, (BUSY_TARGET / max(self.busy, 0.05)) ** 2))
+        self.budget = max(MIN_BUDGET, int(self.budget * step))
+        if self.budget > 2 * admitted + MIN_BUDGET:  # no longer what limits admissions
+            self.budget = None
+
+    def stop(self) -> None:
+        """Stop deciding (the cap stays as it is)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
-def loop_lag(loop: asyncio.AbstractEventLoop) -> LoopLag:
-    """The :class:`LoopLag` of ``loop``, started on first use."""
-    lag = _LAGS.get(loop)
-    if lag is None:
-        lag = _LAGS[loop] = LoopLag(loop)
-    return lag
+#: Seconds between two admission decisions (:class:`Admission`).
+ADMIT_PERIOD = 0.1
+#: Share of one CPU (smoothed) from which admissions are capped while deliveries are shed.
+BUSY_HIGH = 0.97
+#: Share of one CPU the cap steers the process to while it binds (room to read every request).
+BUSY_TARGET = 0.93
+#: Smallest factor the cap changes by in a period (also the first cap, on that period's admissions).
+BUDGET_DECREASE = 0.8
+#: Largest factor the cap grows by in a period.
+BUDGET_INCREASE = 1.25
+#: Deliveries let in per period however busy the process is (it never stops serving).
+MIN_BUDGET = 10
+
+_LOADS: dict[asyncio.AbstractEventLoop, tuple[LoopLag, Admission]] = {}
+
+
+def loop_load(loop: asyncio.AbstractEventLoop) -> tuple[LoopLag, Admission]:
+    """The :class:`LoopLag` and :class:`Admission` of ``loop``, started on first use."""
+    load = _LOADS.get(loop)
+    if load is None:
+        load = _LOADS[loop] = (LoopLag(loop), Admission(loop))
+    return load
 
 
 class GuardedHttpTools(HttpToolsProtocol):
@@ -151,12 +244,18 @@ class GuardedHttpTools(HttpToolsProtocol):
     def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = limits
-        self.lag = loop_lag(self.loop)
+        self.lag, self.admission = loop_load(self.loop)
         self._timer: asyncio.TimerHandle | None = None
+        self._idle_from = 0.0  # loop time the idle clock started; the idle timer checks it
+        self._idle_armed = False  # the pending timer is the idle timer
         self._in_head = True  # no complete request head since the last one (or ever)
         self._head_bytes = 0
         self._refusal: tuple[bytes, str] | None = None
         self._skipping = False  # a shed request's body is being read past
+        self._at_boundary = True  # the parser holds no part of a request
+        self._shed_prefix = b"POST " + limits.shed_path
+        self._admitted = False  # the request being read is a webhook delivery let through
+        self._counted: set[Any] = set()  # request cycles of this connection counted as serving
 
     # -- connection -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -164,13 +263,17 @@ class GuardedHttpTools(HttpToolsProtocol):
         if len(self.connections) > self.limits.max_connections:
             self._refuse(_TOO_MANY, "connections")
             return
-        self._arm(self.limits.idle_timeout, self._idle)
+        self._restart_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self.admission.serving -= len(self._counted)  # these will not be answered
+        self._counted.clear()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._at_boundary and data.startswith(self._shed_prefix) and self._shed_whole(data):
+            return
         # Bytes are counted only while a head is incomplete; a chunk that also completes it
         # is measured exactly in on_headers_complete.
         if self._in_head:
@@ -190,6 +293,7 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     # -- parser callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self._at_boundary = False
         super().on_message_begin()
         self._arm(self.limits.read_timeout, self._read_timed_out)
 
@@ -199,11 +303,15 @@ class GuardedHttpTools(HttpToolsProtocol):
         if size > self.limits.max_header_bytes:
             self._refusal = (_TOO_LARGE, "header_too_large")
             raise ValueError("request head too large")  # the parser stops; see send_400_response
-        reason = self._shed_reason()
+        webhook = self.parser.get_method() == b"POST" and self.url.partition(b"?")[0] == self.limits.shed_path
+        reason = self._overloaded() if webhook else None
         if reason is None:
+            self._admitted = webhook
+            self.admission.admitted += webhook
             super().on_headers_complete()
             return
         REFUSED[reason] += 1
+        self.admission.shed += 1
         if self.cycle is None or self.cycle.response_complete:
             # Nothing ahead of it on this connection: answer without a request cycle or a task
             # (a fraction of a served request's cost), once its body has been read past.
@@ -221,35 +329,101 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._at_boundary = True
         self._in_head = True  # what comes next on this connection is a new request's head
         if not self._skipping:
+            if self._admitted:
+                self._admitted = False
+                self._count_until_answered(self.cycle)
             super().on_message_complete()
             return
         self._skipping = False
         if self.parser.should_keep_alive():
             self.transport.write(_SHED)
-            self._arm(self.limits.idle_timeout, self._idle)
+            self._restart_idle()
         else:
             self.transport.write(_SHED_CLOSE)
             self.transport.close()
 
     # -- limits -----------------------------------------------------------------------------
-    def _shed_reason(self) -> str | None:
-        if self.parser.get_method() != b"POST" or self.url.partition(b"?")[0] != self.limits.shed_path:
-            return None
-        return "shed" if self.lag.current() > self.limits.lag_budget else None
+    def _count_until_answered(self, cycle: Any) -> None:
+        """Count a delivery read whole as serving (:class:`Admission`) until its response is
+        complete (or the connection is lost)."""
+        if cycle is None or cycle.response_complete:
+            return
+        admission, counted, then = self.admission, self._counted, cycle.on_response
+        admission.serving += 1
+        counted.add(cycle)
+
+        def answered() -> None:
+            if cycle in counted:
+                counted.discard(cycle)
+                admission.serving -= 1
+            then()
+
+        cycle.on_response = answered
+
+    def _overloaded(self) -> str | None:
+        """Why a new delivery is shed now (the refusal reason), or None."""
+        admission = self.admission
+        if admission.serving >= self.limits.max_in_flight:
+            return "in_flight"
+        if admission.budget is not None and admission.admitted >= admission.budget:
+            return "cpu"
+        return "lag" if self.lag.current() > self.limits.lag_budget else None
+
+    def _shed_whole(self, data: bytes) -> bool:
+        """Shed ``data`` without the parser if it is exactly one whole, plainly framed webhook
+        delivery, nothing is pending on this connection and the desk is overloaded; True if
+        it was answered (else the caller parses ``data`` as usual)."""
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete or self.pipeline:
+            return False
+        reason = self._overloaded()
+        if reason is None:
+            return False
+        line_end = data.find(b"\r\n")
+        end = data.find(b"\r\n\r\n")
+        if (line_end < 0 or end < 0 or end + 4 > self.limits.max_header_bytes
+                or data[len(self._shed_prefix)] not in b" ?" or data[line_end - 9:line_end] != b" HTTP/1.1"):
+            return False
+        framing = _FRAMING.findall(data, line_end, end + 2)
+        if len(framing) != 1 or framing[0][0].lower() != b"content-length" or not framing[0][1].isdigit():
+            return False
+        if len(data) != end + 4 + int(framing[0][1]):
+            return False
+        self._unset_keepalive_if_required()
+        REFUSED[reason] += 1
+        self.admission.shed += 1
+        self.transport.write(_SHED)
+        self._restart_idle()
+        return True
 
     def _arm(self, seconds: float, callback: Any) -> None:
         self._disarm()
         self._timer = self.loop.call_later(seconds, callback)
 
     def _disarm(self) -> None:
+        self._idle_armed = False
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
+    def _restart_idle(self) -> None:
+        """Start the idle clock again. A pending idle timer is kept and looks at the clock when
+        it fires (a connection shed many times a second would otherwise make and cancel a
+        timer per request)."""
+        self._idle_from = self.loop.time()
+        if not self._idle_armed:
+            self._arm(self.limits.idle_timeout, self._idle)
+            self._idle_armed = True
+
     def _idle(self) -> None:
-        self._timer = None
+        self._timer, self._idle_armed = None, False
+        left = self._idle_from + self.limits.idle_timeout - self.loop.time()
+        if left > 0.001:  # the clock was restarted since this timer was set
+            self._timer, self._idle_armed = self.loop.call_later(left, self._idle), True
+            return
         if not self.transport.is_closing():
             REFUSED["idle"] += 1
             self.transport.close()

@@ -124,7 +124,7 @@ def summarise(values: Sequence[float]) -> dict[str, float | int | None]:
 
 
 #: Refusals by the connection guard (:mod:`chirpdesk.desk.connections`), by reason: ``connections``,
-#: ``idle``, ``read_timeout``, ``header_too_large``, ``shed``. Per process, like :class:`Metrics`;
+#: ``idle``, ``read_timeout``, ``header_too_large``, and the sheds ``in_flight``, ``cpu``, ``lag``. Per process, like :class:`Metrics`;
 #: a module-level counter because uvicorn builds the guard per connection, outside the app.
 CONNECTION_REFUSALS: Counter[str] = Counter()
 

@@ -9,6 +9,7 @@ bounded with 500 of each at once, and the desk keeps serving real deliveries mea
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import resource
@@ -356,3 +357,175 @@ def test_loop_lag_measures_a_blocked_loop() -> None:
     calm, stuck = asyncio.run(go())
     assert calm < 0.05
     assert stuck >= 0.25
+
+
+# -- shedding on requests in flight ------------------------------------------------------------
+
+def _raw_delivery(text: str) -> tuple[bytes, str]:
+    """A whole signed delivery of one tweet as request bytes, and the tweet's id."""
+    one = tweet(text)
+    body = delivery([one])
+    head = _webhook_head(len(body), f"x-twitter-webhooks-signature: {signed(body)['x-twitter-webhooks-signature']}\r\n\r\n")
+    return head + body, one["id_str"]
+
+
+async def _response(reader: asyncio.StreamReader, timeout: float = 5) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP response off a keep-alive connection: status, headers (lower-case), body."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+    body = await asyncio.wait_for(reader.readexactly(int(headers.get("content-length", "0"))), timeout)
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.fixture(scope="module")
+def narrow(start_server: Callable[..., DeskServer]) -> DeskServer:
+    """A desk that serves three requests at once, on a slow disk (each group commit 2.5 s), so
+    that three deliveries hold it full for that long; connections go idle after 1 s."""
+    return start_server("sqlite", {"CHIRPDESK_MAX_IN_FLIGHT": "3", "CHIRPDESK_WRITE_DELAY": "2.5",
+                                   "CHIRPDESK_IDLE_TIMEOUT": "1", "CHIRPDESK_ACK_TIMEOUT": "9"})
+
+
+async def _hold(port: int, n: int, label: str) -> tuple[list[asyncio.Task[tuple[int, dict[str, str], bytes]]],
+                                                         list[str], list[asyncio.StreamWriter]]:
+    """Send ``n`` deliveries that will sit in flight until their slow commit; their answers
+    are awaited by the returned tasks."""
+    tasks, ids, writers = [], [], []
+    for i in range(n):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        request, tweet_id = _raw_delivery(f"{label} held {i}")
+        writer.write(request)
+        tasks.append(asyncio.ensure_future(_response(reader, 15)))
+        ids.append(tweet_id)
+        writers.append(writer)
+    await asyncio.sleep(0.3)  # admitted: the desk is now full
+    return tasks, ids, writers
+
+
+def test_deliveries_beyond_max_in_flight_get_429_at_once_however_they_are_framed(narrow: DeskServer) -> None:
+    async def go() -> dict[str, object]:
+        held, held_ids, writers = await _hold(narrow.port, 3, "framing")
+        reader, writer = await asyncio.open_connection("127.0.0.1", narrow.port)
+        out: dict[str, object] = {}
+        shed_ids = []
+
+        whole, tid = _raw_delivery("framing whole")  # one write: recognised from its bytes
+        shed_ids.append(tid)
+        started = time.monotonic()
+        writer.write(whole)
+        out["whole"] = await _response(reader)
+        out["whole_s"] = time.monotonic() - started
+
+        split, tid = _raw_delivery("framing split")  # head, then body: through the parser
+        shed_ids.append(tid)
+        cut = split.index(b"\r\n\r\n") + 4
+        writer.write(split[:cut])
+        await asyncio.sleep(0.05)
+        writer.write(split[cut:])
+        out["split"] = await _response(reader)
+
+        one, tid = _raw_delivery("framing chunked")
+        shed_ids.append(tid)
+        body = one[one.index(b"\r\n\r\n") + 4:]
+        writer.write(b"POST /webhooks/twitter HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+                     + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+        out["chunked"] = await _response(reader)
+
+        first, tid1 = _raw_delivery("framing pipelined 1")
+        second, tid2 = _raw_delivery("framing pipelined 2")
+        shed_ids += [tid1, tid2]
+        writer.write(first + second)  # two requests in one write: both answered, in order
+        out["pipelined"] = [await _response(reader), await _response(reader)]
+
+        # Other routes are not shed, and after all that the connection still parses requests.
+        writer.write(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        out["health"] = await _response(reader)
+
+        out["held"] = [await t for t in held]
+        reader, writer2 = await asyncio.open_connection("127.0.0.1", narrow.port)
+        late, late_id = _raw_delivery("framing after")  # the desk has room again
+        writer2.write(late)
+        out["after"] = await _response(reader, 10)
+        for w in [*writers, writer, writer2]:
+            w.close()
+        out["held_ids"], out["late_id"], out["shed_ids"] = held_ids, late_id, shed_ids
+        return out
+
+    out = asyncio.run(go())
+    sheds = [out["whole"], out["split"], out["chunked"], *out["pipelined"]]  # type: ignore[list-item]
+    for status, headers, body in sheds:
+        assert status == 429, body
+        assert headers["retry-after"] == "1"
+        assert json.loads(body) == {"error": "overloaded, retry later"}
+        assert headers.get("connection") != "close"  # the connection stays usable
+    assert out["whole_s"] < 1.0  # at once, not after the 2.5 s commit ahead of it
+    assert out["health"][0] == 200  # type: ignore[index]
+    assert [s for s, _, _ in out["held"]] == [200, 200, 200]  # type: ignore[union-attr]
+    assert out["after"][0] == 200, out["after"]  # type: ignore[index]
+    client = Desk(narrow)
+    stored = set(client.tweet_ids())
+    assert set(out["held_ids"]) | {out["late_id"]} <= stored  # type: ignore[arg-type,operator]
+    assert not stored & set(out["shed_ids"])  # type: ignore[arg-type]
+    assert _refused(client)["in_flight"] >= 5
+    client.close()
+
+
+def test_a_connection_shed_again_and_again_is_closed_an_idle_timeout_after_its_last_answer(narrow: DeskServer) -> None:
+    async def go() -> tuple[list[int], float, bytes]:
+        held, _, writers = await _hold(narrow.port, 3, "idle")
+        reader, writer = await asyncio.open_connection("127.0.0.1", narrow.port)
+        statuses = []
+        for i in range(3):  # 0.6 s apart: each answer restarts the 1 s idle clock
+            request, _ = _raw_delivery(f"idle shed {i}")
+            writer.write(request)
+            statuses.append((await _response(reader))[0])
+            last = time.monotonic()
+            if i < 2:
+                await asyncio.sleep(0.6)
+        rest = await _read_all(reader, 5)  # the server closes it once idle
+        closed_after = time.monotonic() - last
+        for t in held:
+            await t
+        for w in [*writers, writer]:
+            w.close()
+        return statuses, closed_after, rest
+
+    statuses, closed_after, rest = asyncio.run(go())
+    assert statuses == [429, 429, 429]  # still open at 1.2 s: the clock restarted each time
+    assert rest == b""
+    assert 0.8 <= closed_after <= 2.0
+
+
+def test_admission_caps_deliveries_while_the_cpu_runs_out_and_lifts_the_cap_when_calm() -> None:
+    from chirpdesk.desk.connections import BUDGET_DECREASE, BUDGET_INCREASE, BUSY_TARGET, Admission
+
+    async def go() -> list[int | None]:
+        admission = Admission(asyncio.get_running_loop())
+        admission.stop()  # decisions are driven by hand below
+        budgets: list[int | None] = []
+
+        def period(busy: float, admitted: int, shed: int) -> None:
+            admission.admitted, admission.shed = admitted, shed
+            admission.decide(busy)
+            budgets.append(admission.budget)
+
+        period(1.0, 1000, 0)  # [0] busy but nothing shed: a closed loop at capacity is left alone
+        period(1.0, 1000, 500)  # [1] busy and shedding: capped below what was let in
+        period(1.0, 800, 900)  # [2] still saturated: cut again
+        for _ in range(6):  # [3-8] at the target: the cap settles
+            period(BUSY_TARGET, budgets[-1] or 0, 900)
+        for _ in range(3):  # [9-11] calm: widened, a bounded step at a time
+            period(0.3, budgets[-1] or 0, 800)
+        period(0.1, 200, 0)  # [12] the cap no longer binds: lifted
+        return budgets
+
+    b = asyncio.run(go())
+    assert b[0] is None
+    assert b[1] == int(1000 * BUDGET_DECREASE)
+    assert b[2] is not None and b[1] * BUDGET_DECREASE <= b[2] < b[1]
+    settled = [x for x in b[3:9] if x is not None]
+    assert len(settled) == 6 and settled[-1] / settled[-2] > 0.98  # no more than 2% a period once there
+    calm = [x for x in b[8:12] if x is not None]
+    assert len(calm) == 4
+    assert all(1 < after / before <= BUDGET_INCREASE + 0.01 for before, after in itertools.pairwise(calm))
+    assert b[12] is None

@@ -88,6 +88,9 @@ def test_config_env_round_trip_and_errors() -> None:
         config_from_env({"CHIRPDESK_QUEUE_MAX": "lots"})
     with pytest.raises(ChirpdeskError, match="sla_seconds"):
         config_from_env({"CHIRPDESK_SLA_SECONDS": "-1"})
+    assert config_from_env({"CHIRPDESK_MAX_IN_FLIGHT": "64"}).max_in_flight == 64
+    with pytest.raises(ChirpdeskError, match=r"max_in_flight: got 0, expected an integer >= 1"):
+        config_from_env({"CHIRPDESK_MAX_IN_FLIGHT": "0"})
     with pytest.raises(ChirpdeskError):
         parse_agents("nocolon")
     assert describe_db("x.sqlite3") == ("sqlite", "x.sqlite3")
