@@ -154,10 +154,11 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (all its threads) and its children so far."""
+def _cpu_seconds(pid: int, children: bool = True) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads), and of its children
+    unless ``children`` is False, so far."""
     total = 0.0
-    for p in [pid, *_children(pid)]:
+    for p in [pid, *(_children(pid) if children else [])]:
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()

@@ -57,6 +57,7 @@ from benchmarks.bench_desk import (
     CLIENT_CPU,
     MAX_REQUESTS,
     SERVER_CPU,
+    _cpu_seconds,
     _free_port,
     _measure,
     _Payloads,
@@ -262,19 +263,12 @@ def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, 
     return result
 
 
-def _http_cpu(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` alone (the HTTP process, not its children)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _answer_cost(desk: subprocess.Popen[bytes], port: int, seed: int, cpu: int | None) -> tuple[float, float]:
     """HTTP-process CPU seconds per answer and the share of answers that were 200, over a 3 s
     closed loop at 64 connections."""
-    before = _http_cpu(desk.pid)
+    before = _cpu_seconds(desk.pid, children=False)
     result = _measure(desk, port, 1, 3.0, 64, seed=seed, cpu=cpu)
-    spent = _http_cpu(desk.pid) - before
+    spent = _cpu_seconds(desk.pid, children=False) - before  # the HTTP process alone
     answers = sum(result["statuses"].values())
     ok = result["statuses"].get(200, 0)
     return spent / max(answers, 1), ok / max(answers, 1)

@@ -29,7 +29,7 @@ re-import the app, see the same settings as the parent:
 ``CHIRPDESK_READ_TIMEOUT``          seconds a request may take to arrive after its first byte, else 408 (default 10)
 ``CHIRPDESK_MAX_HEADER_BYTES``      largest request head, bytes, else 431 (default 16384)
 ``CHIRPDESK_LAG_BUDGET``            event-loop lateness, seconds, from which deliveries are shed with 429 (default 0.1)
-``CHIRPDESK_MAX_IN_FLIGHT``         requests being served at once, from which deliveries are shed with 429 (default 256)
+``CHIRPDESK_MAX_IN_FLIGHT``         deliveries read and not yet answered, from which new ones are shed with 429 (default 256)
 ==================================  =========================================================
 """
 
@@ -143,8 +143,8 @@ class DeskConfig:
     max_header_bytes: int = 16 * 1024
     #: Event-loop lateness, seconds, from which new webhook deliveries are shed with 429.
     lag_budget: float = 0.1
-    #: Requests this HTTP process serves at once (received, not yet answered) from which a new
-    #: webhook delivery is shed with 429: past this, more concurrency adds waiting, not
+    #: Webhook deliveries this HTTP process has read whole and not yet answered from which a new
+    #: one is shed with 429: past this, more concurrency adds waiting, not
     #: throughput (the group commit is already merging full transactions).
     max_in_flight: int = 256
 

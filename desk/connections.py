@@ -68,7 +68,7 @@ class ConnectionLimits:
     max_header_bytes: int
     #: Event-loop lateness, seconds, from which new webhook deliveries are shed (429).
     lag_budget: float
-    #: Requests being served at once (this process) from which new webhook deliveries are shed.
+    #: Webhook deliveries read whole and not yet answered (this process) from which new ones are shed.
     max_in_flight: int = 256
     #: Path whose ``POST`` is shed under overload (the webhook).
     shed_path: bytes = b"/webhooks/twitter"
@@ -310,8 +310,7 @@ class GuardedHttpTools(HttpToolsProtocol):
             self.admission.admitted += webhook
             super().on_headers_complete()
             return
-        REFUSED[reason] += 1
-        self.admission.shed += 1
+        self._count_shed(reason)
         if self.cycle is None or self.cycle.response_complete:
             # Nothing ahead of it on this connection: answer without a request cycle or a task
             # (a fraction of a served request's cost), once its body has been read past.
@@ -372,6 +371,10 @@ class GuardedHttpTools(HttpToolsProtocol):
             return "cpu"
         return "lag" if self.lag.current() > self.limits.lag_budget else None
 
+    def _count_shed(self, reason: str) -> None:
+        REFUSED[reason] += 1
+        self.admission.shed += 1
+
     def _shed_whole(self, data: bytes) -> bool:
         """Shed ``data`` without the parser if it is exactly one whole, plainly framed webhook
         delivery, nothing is pending on this connection and the desk is overloaded; True if
@@ -393,8 +396,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         if len(data) != end + 4 + int(framing[0][1]):
             return False
         self._unset_keepalive_if_required()
-        REFUSED[reason] += 1
-        self.admission.shed += 1
+        self._count_shed(reason)
         self.transport.write(_SHED)
         self._restart_idle()
         return True
