@@ -24,11 +24,14 @@ from each request's scheduled send time:
 - requests without an answer when the phase ended, plus a 10 s grace (target 0), and 429/503
   answers (every one must carry ``Retry-After``; counted separately if not).
 
-Last, what an answer costs the HTTP process (user + system CPU, closed loop at 64 connections):
-a served delivery ``v`` on the same desk, a shed one ``s`` on a second desk that sheds nearly
-everything (``CHIRPDESK_MAX_IN_FLIGHT=1``). With every request answered, 200s at ``k`` times
-capacity can be at most ``(1 - k*s/v) / (1 - s/v)`` of it; the bound is printed per level, so
-a goodput short of the target shows whether the desk or the arithmetic is what falls short.
+Per level, ``cpu`` is the share of one CPU the desk's HTTP process used while the level ran:
+near 1 (or the admission cap's 0.93), the core is what limits the 200s; well below, something
+else does. Last, what an answer costs the HTTP process (user + system CPU, closed loop at 64
+connections): a served delivery ``v`` on the same desk, a shed one ``s`` on a second desk that
+sheds nearly everything (``CHIRPDESK_MAX_IN_FLIGHT=1``). Answering ``k`` times capacity leaves
+about ``(1 - k*s/v) / (1 - s/v)`` of it for 200s, but only roughly: a served delivery costs
+less at the pool's concurrency than at 64 connections (more answers per turn of the event loop,
+bigger group commits), so measured goodput can come out above that figure (docs/desk.md).
 
 The desk runs pinned to CPU 0 and the load generator to CPU 1 (the desk's commit process may
 use either), so the two do not fight over one core; on this 2-core machine the load generator
@@ -49,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -206,6 +210,7 @@ class _OpenLoop:
         return {
             "offered": total, "offered_rate": total / max(sent_for, 1e-9),
             "seconds": max(self.last - t0, 1e-9),  # until the last answer
+            "window": (t0, self.last),  # perf_counter: CLOCK_MONOTONIC, the same in every process
             "latencies": self.latencies, "statuses": self.statuses, "no_retry_after": self.no_retry_after,
             "dropped": self.dropped, "unanswered": self.outstanding + len(self.waiting),
         }
@@ -237,8 +242,33 @@ def _generate(args: dict[str, Any], out: Any) -> None:
     out.put(result)
 
 
+class _CpuSampler:
+    """Samples a process's CPU seconds every 0.1 s in a thread, to tell how busy it was over
+    a window measured elsewhere (on the same monotonic clock)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.samples = pid, [(time.perf_counter(), _cpu_seconds(pid, children=False))]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.samples.append((time.perf_counter(), _cpu_seconds(self.pid, children=False)))
+
+    def busy(self, start: float, end: float) -> float:
+        """Share of one CPU the process used between ``start`` and ``end`` (the samples
+        nearest inside the window)."""
+        self._stop.set()
+        self._thread.join()
+        inside = [s for s in self.samples if start <= s[0] <= end] or self.samples
+        (t0, c0), (t1, c1) = inside[0], inside[-1]
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")
+
+
 def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, seed: int,
-           cpu: int | None) -> dict[str, Any]:
+           cpu: int | None, desk_pid: int | None = None) -> dict[str, Any]:
+    sampler = _CpuSampler(desk_pid) if desk_pid is not None else None
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     proc = ctx.Process(target=_generate, args=({"port": port, "rate": rate, "seconds": seconds, "pool": pool,
@@ -250,6 +280,8 @@ def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, 
         proc.join(10)
         if proc.is_alive():
             proc.kill()
+    if sampler is not None:
+        result["http_busy"] = sampler.busy(*result["window"])
     lat = result["latencies"]
     ok = result["statuses"].get(200, 0)
     result.update(
@@ -272,13 +304,6 @@ def _answer_cost(desk: subprocess.Popen[bytes], port: int, seed: int, cpu: int |
     answers = sum(result["statuses"].values())
     ok = result["statuses"].get(200, 0)
     return spent / max(answers, 1), ok / max(answers, 1)
-
-
-def bound(level: float, ratio: float) -> float:
-    """Most 200s, as a share of capacity, at ``level`` times capacity when every request is
-    answered and a shed answer costs ``ratio`` of a served one (0 when even shedding all of
-    them would not keep up)."""
-    return max(0.0, (1 - level * ratio) / (1 - ratio)) if ratio < 1 else 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -317,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             capacity = statistics.median(runs)
             for i, level in enumerate(levels):
                 rows.append((level, _phase(port, level * capacity, seconds, args.pool, args.max_client_connections,
-                                           seed + (i + 10) * 10**9, client_cpu)))
+                                           seed + (i + 10) * 10**9, client_cpu, desk.pid)))
                 time.sleep(2)  # let the desk's write queue and connections settle between levels
             served, _ = _answer_cost(desk, port, seed + 90 * 10**9, client_cpu)
         finally:
@@ -336,13 +361,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{'desk on CPU 0, load on CPU 1' if pin else 'not pinned'}; capacity (closed loop, 64 connections, "
           f"median of {len(runs)}) {capacity:.0f} deliveries/s {[round(x) for x in runs]}")
     print(f"{'level':>5} {'offered/s':>9} {'200/s':>7} {'goodput':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'bound':>5}  statuses")
+          f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'cpu':>5}  statuses")
     failures: list[str] = []
     for level, r in rows:
         goodput = r["ok_per_s"] / capacity
         print(f"{level:5.1f} {r['offered_rate']:9.0f} {r['ok_per_s']:7.0f} {goodput:7.2f} {r['p50_ms']:7.1f} "
               f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f} {r['over_3s']:5d} {r['unanswered']:6d} {r['dropped']:7d} "
-              f"{bound(level, ratio):5.2f}  {r['statuses']}" + (f" ({r['no_retry_after']} without Retry-After)"
+              f"{r['http_busy']:5.2f}  {r['statuses']}" + (f" ({r['no_retry_after']} without Retry-After)"
                                                       if r["no_retry_after"] else ""))
         if r["p99_ms"] >= 1000:
             failures.append(f"{level:g}x p99 {r['p99_ms']:.0f} ms")
@@ -350,11 +375,10 @@ def main(argv: list[str] | None = None) -> int:
             failures.append(f"{level:g}x: {r['over_3s']} over 3 s, {r['unanswered']} unanswered, "
                             f"{r['dropped']} dropped, {r['no_retry_after']} refusals without Retry-After")
         if level == 2 and goodput < 0.9:
-            failures.append(f"2x goodput {goodput:.2f} of capacity (at most {bound(level, ratio):.2f} "
-                            f"with every request answered, at this shed cost)")
+            failures.append(f"2x goodput {goodput:.2f} of capacity")
     print(f"answer cost in the HTTP process (closed loop, 64 connections): served {1e6 * served:.1f} us, "
-          f"shed {1e6 * shed_cost:.1f} us (s/v {ratio:.2f}); bound: most 200s with every request answered, "
-          f"(1 - level*s/v) / (1 - s/v); 2x goodput >= 0.90 needs s/v <= 0.09")
+          f"shed {1e6 * shed_cost:.1f} us (s/v {ratio:.2f}); cpu: share of one CPU the HTTP process used "
+          f"during the level")
     print("targets (p99 < 1 s, nothing over 3 s, every request answered, Retry-After on refusals, "
           "2x goodput >= 0.90): " + ("met" if not failures else "NOT met: " + "; ".join(failures)))
     return 0

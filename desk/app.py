@@ -70,5 +70,14 @@ def create_app(config: DeskConfig | None = None) -> Starlette:
 
 
 def create_app_from_env() -> Starlette:
-    """Zero-argument app factory for uvicorn (``--factory desk.app:create_app_from_env``)."""
-    return create_app(config_from_env())
+    """Zero-argument app factory for uvicorn (``--factory desk.app:create_app_from_env``).
+
+    Only uvicorn's worker processes call it, so it also tunes their garbage collector
+    (:func:`chirpdesk.desk.server.tune_garbage_collector`); a single-process server does that
+    after its startup instead.
+    """
+    from chirpdesk.desk.server import tune_garbage_collector
+
+    app = create_app(config_from_env())
+    tune_garbage_collector()
+    return app

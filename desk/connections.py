@@ -112,6 +112,44 @@ _SHED_HEADERS = [
 ]
 
 
+class HeadWithBody:
+    """The transport a request cycle writes its response to: the response head is held back
+    until the first body write and both leave in one ``send``.
+
+    uvicorn writes a response's head and body separately, and the event loop sends each at
+    once: two system calls and two TCP segments per answer, and on loopback the second also
+    runs the client's receive path in this process. A ``100 Continue`` goes out at once; a
+    ``HEAD`` response (head only) is never wrapped; a close sends what is held first.
+    """
+
+    __slots__ = ("transport", "head", "started")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.head: bytes | None = None  # the response head, until the body's first write
+        self.started = False  # the response head has been written (held or sent)
+
+    def write(self, data: bytes) -> None:
+        """Hold the response head; send anything else (with the head, if held)."""
+        if self.head is not None:
+            data, self.head = self.head + data, None
+        elif not self.started and not data.startswith(b"HTTP/1.1 100 "):
+            self.started, self.head = True, data
+            return
+        self.transport.write(data)
+
+    def close(self) -> None:
+        """Send what is held, then close the connection."""
+        if self.head is not None:
+            self.transport.write(self.head)
+            self.head = None
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        """Whether the connection is closing (the transport's answer)."""
+        return self.transport.is_closing()
+
+
 async def shed(scope: Any, receive: Any, send: Any) -> None:
     """The ASGI app a shed delivery gets instead of the desk's: 429 + ``Retry-After``, at once
     (the connection stays open, its body is skipped)."""
@@ -308,7 +346,11 @@ class GuardedHttpTools(HttpToolsProtocol):
         if reason is None:
             self._admitted = webhook
             self.admission.admitted += webhook
+            before = self.cycle
             super().on_headers_complete()
+            if self.cycle is not before and self.scope["method"] != "HEAD":  # a new request cycle
+                # The cycle only writes, closes and asks is_closing of its transport.
+                self.cycle.transport = HeadWithBody(self.transport)  # type: ignore[assignment]
             return
         self._count_shed(reason)
         if self.cycle is None or self.cycle.response_complete:

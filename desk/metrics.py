@@ -9,6 +9,7 @@ same, complete values for those.
 from __future__ import annotations
 
 import bisect
+import gc
 import math
 import statistics
 from collections import Counter
@@ -46,6 +47,11 @@ _HELP: dict[str, tuple[str, str]] = {
     "chirpdesk_group_commit_seconds": ("histogram", "Group-commit transaction time, seconds."),
     "chirpdesk_first_response_seconds": (
         "histogram", "First-response time (first reply minus first message), seconds."),
+    # The names prometheus_client's GC collector uses, so existing dashboards read them.
+    "python_gc_collections_total": ("counter", "Garbage collections of this process, by generation."),
+    "python_gc_objects_collected_total": ("counter", "Objects the garbage collector freed, by generation."),
+    "python_gc_objects_uncollectable_total": (
+        "counter", "Uncollectable objects the garbage collector found, by generation."),
 }
 
 
@@ -89,6 +95,17 @@ class Histogram:
         lines.append(f"{name}_sum {_num(self.total)}")
         lines.append(f"{name}_count {self.count}")
         return lines
+
+
+def collector_counts() -> dict[str, list[int]]:
+    """This process's garbage-collector counters: for each exposition name, one value per
+    generation (0, 1, 2). A serving process that collects often spends its CPU there
+    (docs/desk.md, "Overload")."""
+    stats = gc.get_stats()
+    return {name: [row[key] for row in stats] for name, key in (
+        ("python_gc_collections_total", "collections"),
+        ("python_gc_objects_collected_total", "collected"),
+        ("python_gc_objects_uncollectable_total", "uncollectable"))}
 
 
 def _num(value: float) -> str:
@@ -231,6 +248,9 @@ class Metrics:
             header("chirpdesk_escalations_total")
             for target, count in sorted(escalations.items()):
                 out.append(f'chirpdesk_escalations_total{{target="{target}"}} {count}')
+        for name, per_generation in collector_counts().items():
+            header(name)
+            out.extend(f'{name}{{generation="{g}"}} {n}' for g, n in enumerate(per_generation))
         for name, hist in (
             ("chirpdesk_ack_seconds", self.ack),
             ("chirpdesk_group_commit_size", self.batch_size),

@@ -13,12 +13,13 @@ import itertools
 import json
 import re
 import resource
+import socket
 import time
 from collections.abc import Callable
 
 import pytest
 
-from chirpdesk.desk.connections import LoopLag
+from chirpdesk.desk.connections import HeadWithBody, LoopLag
 from deskkit import Desk, DeskServer, delivery, signed, tweet
 
 pytestmark = pytest.mark.usefixtures("enough_files")
@@ -529,3 +530,69 @@ def test_admission_caps_deliveries_while_the_cpu_runs_out_and_lifts_the_cap_when
     assert len(calm) == 4
     assert all(1 < after / before <= BUDGET_INCREASE + 0.01 for before, after in itertools.pairwise(calm))
     assert b[12] is None
+
+
+def test_a_response_head_leaves_with_its_body_and_a_100_continue_at_once() -> None:
+    async def go() -> list[bytes]:
+        ours, theirs = socket.socketpair()
+        theirs.setblocking(False)
+        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(asyncio.Protocol, ours)
+        out = HeadWithBody(transport)  # type: ignore[arg-type]
+        seen = []
+
+        async def arrived() -> bytes:
+            await asyncio.sleep(0.05)
+            try:
+                return theirs.recv(65536)
+            except BlockingIOError:
+                return b""
+
+        out.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        seen.append(await arrived())
+        out.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        seen.append(await arrived())
+        out.write(b"ok")
+        seen.append(await arrived())
+        out.write(b"later")  # after the head: sent as it comes
+        seen.append(await arrived())
+        held = HeadWithBody(transport)  # type: ignore[arg-type]
+        held.write(b"HTTP/1.1 500 Internal Server Error\r\n\r\n")
+        held.close()  # an app that fails after its head: the head still goes out
+        seen.append(await arrived())
+        theirs.close()
+        return seen
+
+    assert asyncio.run(go()) == [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"",  # the head waits for its body
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",  # one send
+        b"later",
+        b"HTTP/1.1 500 Internal Server Error\r\n\r\n",
+    ]
+
+
+def test_head_expect_continue_and_get_answer_in_turn_on_one_connection(guarded: DeskServer) -> None:
+    body = delivery([tweet("asked to continue")])
+    headers = "".join(f"{k}: {v}\r\n" for k, v in signed(body).items())
+
+    async def go() -> tuple[bytes, bytes, bytes, bytes]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+        writer.write(b"HEAD /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.write(f"POST /webhooks/twitter HTTP/1.1\r\nhost: x\r\ncontent-length: {len(body)}\r\n"
+                     f"expect: 100-continue\r\n{headers}\r\n".encode())
+        go_on = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)  # before the body is sent
+        writer.write(body)
+        delivered = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(re.search(rb"content-length: (\d+)", delivered.lower()).group(1))  # type: ignore[union-attr]
+        await asyncio.wait_for(reader.readexactly(length), 5)
+        writer.write(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        health = await _read_all(reader, 5)
+        writer.close()
+        return head, go_on, delivered, health
+
+    head, go_on, delivered, health = asyncio.run(go())
+    assert _status(head) == 200 and b"content-length" in head.lower()
+    assert _status(go_on) == 100
+    assert _status(delivered) == 200
+    assert _status(health) == 200 and health.endswith(b"}")
