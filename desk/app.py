@@ -73,8 +73,9 @@ def create_app_from_env() -> Starlette:
     """Zero-argument app factory for uvicorn (``--factory desk.app:create_app_from_env``).
 
     Only uvicorn's worker processes call it, so it also tunes their garbage collector
-    (:func:`chirpdesk.desk.server.tune_garbage_collector`); a single-process server does that
-    after its startup instead.
+    (:func:`chirpdesk.desk.server.tune_garbage_collector`). Here that happens before the
+    lifespan opens the database, so what the startup builds then is not frozen (a few objects);
+    a single-process server tunes after its startup instead.
     """
     from chirpdesk.desk.server import tune_garbage_collector
 

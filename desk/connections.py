@@ -119,7 +119,9 @@ class HeadWithBody:
     uvicorn writes a response's head and body separately, and the event loop sends each at
     once: two system calls and two TCP segments per answer, and on loopback the second also
     runs the client's receive path in this process. A ``100 Continue`` goes out at once; a
-    ``HEAD`` response (head only) is never wrapped; a close sends what is held first.
+    ``HEAD`` response (head only) is never wrapped; a close sends what is held first. A
+    response that starts and then waits before its first body chunk (a stream) would hold its
+    head that long; the desk has none.
     """
 
     __slots__ = ("transport", "head", "started")
@@ -132,8 +134,10 @@ class HeadWithBody:
     def write(self, data: bytes) -> None:
         """Hold the response head; send anything else (with the head, if held)."""
         if self.head is not None:
-            data, self.head = self.head + data, None
-        elif not self.started and not data.startswith(b"HTTP/1.1 100 "):
+            head, self.head = self.head, None
+            self.transport.writelines((head, data))  # one send, no copy of the body (uvloop)
+            return
+        if not self.started and not data.startswith(b"HTTP/1.1 100 "):
             self.started, self.head = True, data
             return
         self.transport.write(data)
@@ -481,7 +485,7 @@ class GuardedHttpTools(HttpToolsProtocol):
             # The app is waiting for this body: it hears a disconnect, and answers nothing.
             if cycle.response_started:
                 REFUSED["read_timeout"] += 1
-                self.transport.close()
+                cycle.transport.close()  # through the cycle's writer: a held head goes out first
                 return
             cycle.disconnected = True
             cycle.message_event.set()

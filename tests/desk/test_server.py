@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
+
+import pytest
 
 from deskkit import Desk, DeskServer, delivery, signed, tweet
 
@@ -46,6 +49,8 @@ async def _deliver_all(port: int) -> list[int]:
     return [s for r in results for s in r]
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 14),
+                    reason="Python 3.14's incremental collector counts its generations differently")
 def test_hundreds_of_deliveries_in_flight_set_off_no_full_garbage_collection(
     start_server: Callable[..., DeskServer],
 ) -> None:
