@@ -385,14 +385,17 @@ def _loadgen(args: dict[str, Any], out: Any) -> None:
 def _measure(
     server: subprocess.Popen[bytes], port: int, tweets: int, seconds: float, connections: int,
     rate: float = 0, seed: int = 1, cpu: int | None = None, recurring_customers: int = 0,
+    children: bool = True,
 ) -> dict[str, Any]:
+    """One load phase against ``server``; ``cpu_us`` is its CPU per request, of its children
+    (the commit process) too unless ``children`` is False."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     proc = ctx.Process(target=_loadgen, args=({"port": port, "tweets": tweets, "seconds": seconds,
                                                "connections": connections, "rate": rate, "seed": seed,
                                                "cpu": cpu, "recurring_customers": recurring_customers},
                                               out))
-    cpu_before = _cpu_seconds(server.pid)
+    cpu_before = _cpu_seconds(server.pid, children)
     proc.start()
     try:
         result = out.get(timeout=seconds * 3 + 30)
@@ -400,7 +403,7 @@ def _measure(
         proc.join(10)
         if proc.is_alive():
             proc.kill()
-    server_cpu = _cpu_seconds(server.pid) - cpu_before  # includes warm-up and connection set-up
+    server_cpu = _cpu_seconds(server.pid, children) - cpu_before  # includes warm-up and connection set-up
     lat = sorted(result["latencies"])
     ok = result["statuses"].get(200, 0)
     total = result["requests"] * (1 + min(0.5, seconds / 4) / seconds) if not rate else result["requests"]

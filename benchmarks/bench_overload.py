@@ -298,12 +298,9 @@ def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, 
 def _answer_cost(desk: subprocess.Popen[bytes], port: int, seed: int, cpu: int | None) -> tuple[float, float]:
     """HTTP-process CPU seconds per answer and the share of answers that were 200, over a 3 s
     closed loop at 64 connections."""
-    before = _cpu_seconds(desk.pid, children=False)
-    result = _measure(desk, port, 1, 3.0, 64, seed=seed, cpu=cpu)
-    spent = _cpu_seconds(desk.pid, children=False) - before  # the HTTP process alone
+    result = _measure(desk, port, 1, 3.0, 64, seed=seed, cpu=cpu, children=False)  # the HTTP process alone
     answers = sum(result["statuses"].values())
-    ok = result["statuses"].get(200, 0)
-    return spent / max(answers, 1), ok / max(answers, 1)
+    return result["cpu_us"] / 1e6, result["statuses"].get(200, 0) / max(answers, 1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,7 +104,7 @@ def tune_garbage_collector() -> None:
     Everything alive now (modules, the app, the server) is moved out of the collector's sight
     (``gc.freeze``), so a full collection walks only what serving created, and the young
     generation is collected every :data:`YOUNG_COLLECTION_THRESHOLD` net allocations instead of
-    every 700. Process-wide, so only the desk's own server processes call it.
+    Python's default (700 up to 3.13). Process-wide, so only the desk's own server processes call it.
     """
     gc.collect()
     gc.freeze()
