@@ -26,7 +26,9 @@ from each request's scheduled send time:
 
 Per level, ``cpu`` is the share of one CPU the desk's HTTP process used while the level ran:
 near 1 (or the admission cap's 0.93), the core is what limits the 200s; well below, something
-else does. Last, what an answer costs the HTTP process (user + system CPU, closed loop at 64
+else does. ``commit`` is the same for the commit process, and the 429s are split by the reason
+the desk counted (``/metrics``): ``in_flight`` (``max_in_flight`` full: commits are what the
+served deliveries wait for), ``cpu`` (the admission cap) or ``lag``. Last, what an answer costs the HTTP process (user + system CPU, closed loop at 64
 connections): a served delivery ``v`` on the same desk, a shed one ``s`` on a second desk that
 sheds nearly everything (``CHIRPDESK_MAX_IN_FLIGHT=1``). Answering ``k`` times capacity leaves
 about ``(1 - k*s/v) / (1 - s/v)`` of it for 200s, but only roughly: a served delivery costs
@@ -54,6 +56,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,7 @@ from benchmarks.bench_desk import (
     CLIENT_CPU,
     MAX_REQUESTS,
     SERVER_CPU,
+    _children,
     _cpu_seconds,
     _free_port,
     _measure,
@@ -266,9 +270,19 @@ class _CpuSampler:
         return (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")
 
 
+def _refusals(port: int) -> dict[str, int]:
+    """The desk's refusal counts so far, by reason (``/metrics``)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    prefix = 'chirpdesk_connections_refused_total{reason="'
+    return {line[len(prefix):].split('"', 1)[0]: int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines() if line.startswith(prefix)}
+
+
 def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, seed: int,
            cpu: int | None, desk_pid: int | None = None) -> dict[str, Any]:
     sampler = _CpuSampler(desk_pid) if desk_pid is not None else None
+    commits = [_CpuSampler(kid) for kid in _children(desk_pid)] if desk_pid is not None else []
+    refused = _refusals(port) if desk_pid is not None else {}
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     proc = ctx.Process(target=_generate, args=({"port": port, "rate": rate, "seconds": seconds, "pool": pool,
@@ -282,6 +296,9 @@ def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, 
             proc.kill()
     if sampler is not None:
         result["http_busy"] = sampler.busy(*result["window"])
+        result["commit_busy"] = sum(c.busy(*result["window"]) for c in commits) if commits else float("nan")
+        after = _refusals(port)
+        result["shed_by"] = {k: v - refused.get(k, 0) for k, v in sorted(after.items()) if v > refused.get(k, 0)}
     lat = result["latencies"]
     ok = result["statuses"].get(200, 0)
     result.update(
@@ -358,14 +375,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{'desk on CPU 0, load on CPU 1' if pin else 'not pinned'}; capacity (closed loop, 64 connections, "
           f"median of {len(runs)}) {capacity:.0f} deliveries/s {[round(x) for x in runs]}")
     print(f"{'level':>5} {'offered/s':>9} {'200/s':>7} {'goodput':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'cpu':>5}  statuses")
+          f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'cpu':>5} {'commit':>6}  statuses; 429s by reason")
     failures: list[str] = []
     for level, r in rows:
         goodput = r["ok_per_s"] / capacity
         print(f"{level:5.1f} {r['offered_rate']:9.0f} {r['ok_per_s']:7.0f} {goodput:7.2f} {r['p50_ms']:7.1f} "
               f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f} {r['over_3s']:5d} {r['unanswered']:6d} {r['dropped']:7d} "
-              f"{r['http_busy']:5.2f}  {r['statuses']}" + (f" ({r['no_retry_after']} without Retry-After)"
-                                                      if r["no_retry_after"] else ""))
+              f"{r['http_busy']:5.2f} {r['commit_busy']:6.2f}  {r['statuses']}; {r['shed_by']}"
+              + (f" ({r['no_retry_after']} without Retry-After)" if r["no_retry_after"] else ""))
         if r["p99_ms"] >= 1000:
             failures.append(f"{level:g}x p99 {r['p99_ms']:.0f} ms")
         if r["over_3s"] or r["unanswered"] or r["dropped"] or r["no_retry_after"]:
@@ -374,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         if level == 2 and goodput < 0.9:
             failures.append(f"2x goodput {goodput:.2f} of capacity")
     print(f"answer cost in the HTTP process (closed loop, 64 connections): served {1e6 * served:.1f} us, "
-          f"shed {1e6 * shed_cost:.1f} us (s/v {ratio:.2f}); cpu: share of one CPU the HTTP process used "
-          f"during the level")
+          f"shed {1e6 * shed_cost:.1f} us (s/v {ratio:.2f}); cpu, commit: share of one CPU the HTTP process "
+          f"and the commit process used during the level")
     print("targets (p99 < 1 s, nothing over 3 s, every request answered, Retry-After on refusals, "
           "2x goodput >= 0.90): " + ("met" if not failures else "NOT met: " + "; ".join(failures)))
     return 0
