@@ -25,11 +25,21 @@ protocol with those limits (:class:`ConnectionLimits`), one instance per connect
   connections all busy while the loop itself never runs late. Other routes (agents, health,
   metrics) are never shed.
 
-A shed delivery costs as little as the protocol can make it: a request that arrives whole in one
-read (X sends a delivery at once) is recognised from its bytes, without the HTTP parser, and
-answered from here; anything else (a split or chunked request, one with framing headers beyond a
-single ``Content-Length``) goes through the parser and is answered once its body has been read
-past. Either way no request cycle or task is made.
+**Deliveries read whole.** X sends a delivery at once, so it usually arrives in one read. Such
+a request is recognised from its bytes, without the HTTP parser: ``POST`` to the webhook path,
+HTTP/1.1, a single ``Content-Length`` as its only framing header and exactly that many body
+bytes, nothing pending on the connection, and nothing in the head whose meaning the parser would
+have to decide (a bare CR or LF, a folded line, a control character). Shed, it is answered 429
+from here. Served, it goes straight to the desk
+(:func:`chirpdesk.desk.routes_webhook.deliver_whole`: signature, then the group commit) and is
+answered from here once committed, with the same status, body and headers as through the ASGI
+app, but without uvicorn's request cycle, task, coroutines and per-response keep-alive timer:
+what a delivery holds while it waits for its commit is its bytes and a future. A served
+delivery costs the HTTP process less than half as much (docs/desk.md, "Overload"). Anything
+else (a split, chunked or pipelined request, a bad signature, a body over the limit, a server
+with an access log or a root path) goes through the parser and the ASGI app as usual; a shed
+one is answered once its body has been read past, still without a request cycle or task.
+Requests pipelined behind a delivery read whole wait, unread, until it is answered.
 
 Refusals are counted per process in :data:`chirpdesk.desk.metrics.CONNECTION_REFUSALS`
 (``/metrics``: ``chirpdesk_connections_refused_total{reason=...}``).
@@ -43,11 +53,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from chirpdesk.desk.config import DeskConfig
 from chirpdesk.desk.http import RETRY_AFTER_SECONDS
 from chirpdesk.desk.metrics import CONNECTION_REFUSALS as REFUSED
+from chirpdesk.desk.routes_webhook import Answer, deliver_whole
+from chirpdesk.desk.signature import SIGNATURE_HEADER
 
 #: Seconds between two event-loop lag measurements.
 LAG_PERIOD = 0.02
@@ -105,6 +117,10 @@ _SHED_BODY = b'{"error":"overloaded, retry later"}'
 #: the single one among them is ``Content-Length`` (anything else goes through the parser).
 _FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding|connection|expect|upgrade)[ \t]*:[ \t]*([^\r\n]*)",
                       re.IGNORECASE)
+#: A header line folded onto the next (obsolete in HTTP/1.1) or a control character in the head.
+_FOLDED = re.compile(rb"\r\n[ \t]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SIGNATURE = re.compile(rb"\r\n" + SIGNATURE_HEADER.encode("ascii") + rb":([^\r\n]*)", re.IGNORECASE)
+_JSON_HEAD = b"content-type: application/json\r\n"
 _SHED_HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", b"%d" % len(_SHED_BODY)),
@@ -276,6 +292,18 @@ def loop_load(loop: asyncio.AbstractEventLoop) -> tuple[LoopLag, Admission]:
     return load
 
 
+def _desk_of(app: Any) -> Any:
+    """The desk's running state (``app.state.desk``) of an ASGI app, looked for through the
+    wrappers uvicorn puts around it (each keeps the wrapped app as ``.app``); None for any
+    other app (the benchmark's bare baseline), which is then served the usual way only."""
+    for _ in range(8):
+        desk = getattr(getattr(app, "state", None), "desk", None)
+        if desk is not None:
+            return desk
+        app = getattr(app, "app", None)
+    return None
+
+
 class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with :class:`ConnectionLimits` (see the module docstring).
 
@@ -298,6 +326,10 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._shed_prefix = b"POST " + limits.shed_path
         self._admitted = False  # the request being read is a webhook delivery let through
         self._counted: set[Any] = set()  # request cycles of this connection counted as serving
+        self._desk: Any = None  # the desk's DeskState, for deliveries taken whole (connection_made)
+        self._waiting = False  # a delivery taken whole is waiting for its commit
+        self._held = b""  # what arrived on this connection meanwhile (reading is paused)
+        self._close_after = False  # the server shuts down: close once the waiting one is answered
 
     # -- connection -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -305,16 +337,24 @@ class GuardedHttpTools(HttpToolsProtocol):
         if len(self.connections) > self.limits.max_connections:
             self._refuse(_TOO_MANY, "connections")
             return
+        if not self.access_log and not self.root_path:  # else the request cycle's way only
+            self._desk = _desk_of(self.app)
         self._restart_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
-        self.admission.serving -= len(self._counted)  # these will not be answered
+        self.admission.serving -= len(self._counted) + self._waiting  # these will not be answered
         self._counted.clear()
+        self._waiting = False
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._at_boundary and data.startswith(self._shed_prefix) and self._shed_whole(data):
+        if self._waiting:
+            # Pipelined behind a delivery taken whole: answered in order, after it.
+            self._held += data
+            self.transport.pause_reading()
+            return
+        if self._at_boundary and data.startswith(self._shed_prefix) and self._take_whole(data):
             return
         # Bytes are counted only while a head is incomplete; a chunk that also completes it
         # is measured exactly in on_headers_complete.
@@ -332,6 +372,12 @@ class GuardedHttpTools(HttpToolsProtocol):
             self._refuse(*self._refusal)
             return
         super().send_400_response(msg)
+
+    def shutdown(self) -> None:
+        if self._waiting:  # answer the delivery being committed first, then close
+            self._close_after = True
+            return
+        super().shutdown()
 
     # -- parser callbacks -------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -421,15 +467,17 @@ class GuardedHttpTools(HttpToolsProtocol):
         REFUSED[reason] += 1
         self.admission.shed += 1
 
-    def _shed_whole(self, data: bytes) -> bool:
-        """Shed ``data`` without the parser if it is exactly one whole, plainly framed webhook
-        delivery, nothing is pending on this connection and the desk is overloaded; True if
-        it was answered (else the caller parses ``data`` as usual)."""
+    def _take_whole(self, data: bytes) -> bool:
+        """Answer ``data`` here if it is exactly one whole, plainly framed webhook delivery and
+        nothing is pending on this connection: shed it (429) if the desk is overloaded, else
+        hand it to the desk (:func:`chirpdesk.desk.routes_webhook.deliver_whole`) and answer
+        once it is committed. True if taken; else the caller parses ``data`` as usual (a split,
+        chunked or pipelined request, a bad signature, a body over the limit)."""
         cycle = self.cycle
         if cycle is not None and not cycle.response_complete or self.pipeline:
             return False
         reason = self._overloaded()
-        if reason is None:
+        if reason is None and self._desk is None:
             return False
         line_end = data.find(b"\r\n")
         end = data.find(b"\r\n\r\n")
@@ -441,11 +489,50 @@ class GuardedHttpTools(HttpToolsProtocol):
             return False
         if len(data) != end + 4 + int(framing[0][1]):
             return False
+        lines = data.count(b"\r\n", 0, end)
+        if data.count(b"\n", 0, end) != lines or data.count(b"\r", 0, end) != lines or _FOLDED.search(data, 0, end):
+            return False  # a bare CR or LF, a folded line: the parser decides what that means
+        if reason is not None:
+            self._unset_keepalive_if_required()
+            self._count_shed(reason)
+            self.transport.write(_SHED)
+            self._restart_idle()
+            return True
+        signature = _SIGNATURE.search(data, line_end, end + 2)
+        admission = self.admission
+        self._waiting = True
+        admission.serving += 1
+        if not deliver_whole(self._desk, data[end + 4:], None if signature is None else signature[1], self._answer):
+            self._waiting = False
+            admission.serving -= 1
+            return False
+        admission.admitted += 1
         self._unset_keepalive_if_required()
-        self._count_shed(reason)
-        self.transport.write(_SHED)
-        self._restart_idle()
         return True
+
+    def _answer(self, answer: Answer) -> None:
+        """Write the answer to the delivery taken whole, then read on."""
+        if not self._waiting:  # the connection was lost meanwhile (and uncounted)
+            return
+        self._waiting = False
+        self.admission.serving -= 1
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        status, body, headers = answer
+        close = self._close_after
+        head = [STATUS_LINE[status], *(b"%s: %s\r\n" % pair for pair in self.server_state.default_headers),
+                b"content-length: %d\r\n" % len(body), _JSON_HEAD,
+                *(b"%s: %s\r\n" % pair for pair in headers), b"connection: close\r\n\r\n" if close else b"\r\n"]
+        self.transport.writelines((b"".join(head), body))
+        if close:
+            self.transport.close()
+            return
+        self._restart_idle()
+        if self._held:
+            data, self._held = self._held, b""
+            self.transport.resume_reading()
+            self.data_received(data)
 
     def _arm(self, seconds: float, callback: Any) -> None:
         self._disarm()
@@ -469,6 +556,8 @@ class GuardedHttpTools(HttpToolsProtocol):
     def _idle(self) -> None:
         self._timer, self._idle_armed = None, False
         left = self._idle_from + self.limits.idle_timeout - self.loop.time()
+        if self._waiting:  # not idle: a delivery on it is being committed
+            left = self.limits.idle_timeout
         if left > 0.001:  # the clock was restarted since this timer was set
             self._timer, self._idle_armed = self.loop.call_later(left, self._idle), True
             return

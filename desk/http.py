@@ -54,6 +54,11 @@ class Problem(Exception):
             body["field"] = self.field
         return body
 
+    def answer(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        """This problem as a raw answer: status, JSON body bytes, extra headers (lower-case)."""
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items()]
+        return self.status, orjson.dumps(self.content()), headers
+
     def response(self) -> JSONResponse:
         """The JSON error response for this problem."""
         return JSONResponse(self.content(), status_code=self.status, headers=self.headers)
@@ -173,8 +178,7 @@ class FastPostApp(Starlette):
         try:
             status, body, headers = await self.fast_handler(self, scope, receive)
         except Problem as problem:
-            status, body = problem.status, orjson.dumps(problem.content())
-            headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in problem.headers.items()]
+            status, body, headers = problem.answer()
         except ClientGone:
             return
         except Exception:

@@ -27,6 +27,8 @@ BATCH_BUCKETS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 _HELP: dict[str, tuple[str, str]] = {
     "chirpdesk_deliveries_total": ("counter", "Webhook deliveries acknowledged with 200."),
+    "chirpdesk_deliveries_read_whole_total": (
+        "counter", "Webhook deliveries taken whole off their connection, without an ASGI request cycle."),
     "chirpdesk_ingested_total": ("counter", "Events (tweets and DMs) stored for the first time."),
     "chirpdesk_duplicates_total": ("counter", "Redelivered events acknowledged but not stored again."),
     "chirpdesk_rejected_total": ("counter", "Requests refused, by reason."),
@@ -149,6 +151,8 @@ _DELIVERIES = ("chirpdesk_deliveries_total", ())
 _INGESTED = ("chirpdesk_ingested_total", ())
 _DUPLICATES = ("chirpdesk_duplicates_total", ())
 _COMMITS = ("chirpdesk_group_commits_total", ())
+#: Deliveries read whole off their connection (:func:`chirpdesk.desk.routes_webhook.deliver_whole`).
+READ_WHOLE = ("chirpdesk_deliveries_read_whole_total", ())
 
 
 class Metrics:
@@ -162,7 +166,8 @@ class Metrics:
         self._kind_keys: dict[str, list[tuple[str, tuple[tuple[str, str], ...]]]] = {}
         for name in ("chirpdesk_deliveries_total", "chirpdesk_ingested_total",
                      "chirpdesk_duplicates_total", "chirpdesk_group_commits_total",
-                     "chirpdesk_commit_errors_total", "chirpdesk_commit_failures_total"):
+                     "chirpdesk_commit_errors_total", "chirpdesk_commit_failures_total",
+                     READ_WHOLE[0]):
             self.counters[(name, ())] = 0
 
     def inc(self, name: str, amount: float = 1, **labels: str) -> None:

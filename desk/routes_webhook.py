@@ -4,11 +4,17 @@ Order of checks on a delivery, cheapest and most fundamental first: size (413), 
 the raw bytes (401), write-queue room (429), then, on the group commit's side, JSON (400) and
 schema (400, naming the field) before the events are stored. The 200 is sent only after the
 events are committed.
+
+Two ways in, one answer: :func:`deliver` is the raw ASGI handler, :func:`deliver_whole` takes a
+delivery that arrived whole straight from the connection (the usual case under load), and both
+answer through :func:`settle`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,16 +25,17 @@ from starlette.types import Receive, Scope
 
 from chirpdesk.desk.http import (
     RETRY,
-    RETRY_AFTER_SECONDS,
     JSONResponse,
     Problem,
     header_bytes,
     log,
     read_body_raw,
 )
+from chirpdesk.desk.metrics import READ_WHOLE, Metrics
 from chirpdesk.desk.schema import InvalidInput
 from chirpdesk.desk.signature import SIGNATURE_HEADER, crc_response, verify
 from chirpdesk.desk.state import DeskState
+from chirpdesk.desk.storage_base import IngestResult
 from chirpdesk.desk.writer import Saturated, Stopped
 
 
@@ -45,20 +52,23 @@ async def crc(request: Request) -> Response:
 WEBHOOK_PATH = "/webhooks/twitter"
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.encode("ascii")
-_RETRY_HEADERS = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode("ascii"))]
-_RETRY = RETRY
 _REJECT_REASONS = {400: "invalid", 401: "signature", 413: "too_large"}
 
 
-async def deliver(app: Any, scope: Scope, receive: Receive) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+#: A delivery's answer: HTTP status, JSON body bytes, extra headers.
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
+
+
+async def deliver(app: Any, scope: Scope, receive: Receive) -> Answer:
     """Verify, validate and durably store one delivery; 200 ``{"stored", "duplicates"}``.
 
-    A raw ASGI handler (see :class:`chirpdesk.desk.http.FastPostApp`): the hot path of the desk. Size and
-    signature are checked here; parsing, validation and storage happen on the group commit's
-    side (:mod:`chirpdesk.desk.ingest`), and a schema violation comes back from there as a 400.
+    A raw ASGI handler (see :class:`chirpdesk.desk.http.FastPostApp`). Size and signature are
+    checked here; parsing, validation and storage happen on the group commit's side
+    (:mod:`chirpdesk.desk.ingest`), and a schema violation comes back from there as a 400. A
+    delivery that arrives whole in one read skips this and the ASGI request cycle altogether
+    (:func:`deliver_whole`); both answer alike.
     """
     state: DeskState = app.state.desk
-    metrics = state.metrics
     started = time.perf_counter()
     try:
         body = await read_body_raw(scope, receive, state.config.max_body_bytes)
@@ -66,38 +76,89 @@ async def deliver(app: Any, scope: Scope, receive: Receive) -> tuple[int, bytes,
         if not verify(state.config.secret, body, signature):
             reason = "missing" if signature is None else "invalid"
             raise Problem(401, f"{reason} webhook signature", SIGNATURE_HEADER)
-        try:
-            # Fails with TimeoutError after config.ack_timeout (the writer's watchdog).
-            result = await state.writer.submit(body)
-        except InvalidInput as exc:
-            raise Problem(400, exc.problem, exc.field) from None
     except Problem as problem:
-        metrics.reject(_REJECT_REASONS.get(problem.status, "other"))
+        state.metrics.reject(_REJECT_REASONS.get(problem.status, "other"))
         raise
-    except Saturated:
-        metrics.reject("overload")
-        raise Problem(429, "write queue full, retry later", None, _RETRY) from None
-    except Stopped:
-        metrics.reject("shutting_down")
-        raise Problem(503, "shutting down, retry later", None, _RETRY) from None
-    except TimeoutError:
-        # Not committed in time: say so (no 200), and X's redelivery will be idempotent.
-        metrics.reject("timeout")
-        raise Problem(503, "commit did not finish in time, retry later", None, _RETRY) from None
+    try:
+        # Fails with TimeoutError after config.ack_timeout (the writer's watchdog).
+        result: IngestResult | BaseException = await state.writer.submit(body)
     except Exception as exc:
-        # Logged once per failure episode by the writer's health (chirpdesk.desk.health), not
-        # once per request: a full disk must not also fill the log.
-        log.debug("delivery not committed: %r", exc)
-        metrics.reject("storage")
-        raise Problem(503, "storage unavailable, retry later", None, _RETRY) from None
+        result = exc
+    return settle(state.metrics, started, result)
+
+
+def deliver_whole(state: DeskState, body: bytes, signature: bytes | None,
+                  answer: Callable[[Answer], None]) -> bool:
+    """Take a delivery read whole straight off its connection, without an ASGI request cycle:
+    if its body fits ``max_body_bytes`` and its ``signature`` (the raw header value) is valid,
+    queue it for the group commit and return True; ``answer`` is later called once, on the
+    event loop, with what :func:`deliver` would have answered. Otherwise return False and call
+    nothing: the caller serves the request the usual way, which answers the 413 or 401.
+
+    :class:`chirpdesk.desk.connections.GuardedHttpTools` calls this for a plainly framed
+    delivery that arrived in one read, as X sends one. Per delivery in flight that leaves a
+    future and its callback instead of a request cycle, a task, two coroutines and an event:
+    a quarter less CPU per answer at 64 connections, and more with hundreds in flight
+    (docs/desk.md, "Overload").
+    """
+    if len(body) > state.config.max_body_bytes or not verify(state.config.secret, body, signature):
+        return False
+    metrics, started = state.metrics, time.perf_counter()
+    metrics.counters[READ_WHOLE] += 1
+    try:
+        future = state.writer.submit(body)
+    except Exception as exc:
+        answer(settle(metrics, started, exc))
+        return True
+
+    def committed(future: asyncio.Future[IngestResult]) -> None:
+        result = (Stopped("the delivery was cancelled") if future.cancelled()
+                  else future.exception() or future.result())
+        answer(settle(metrics, started, result))
+
+    future.add_done_callback(committed)
+    return True
+
+
+def settle(metrics: Metrics, started: float, result: IngestResult | BaseException) -> Answer:
+    """The answer to a delivery whose commit came back with ``result`` (what it stored, or why
+    it was not stored), counted in ``metrics``; ``started``: ``time.perf_counter()`` when its
+    request was read."""
+    if isinstance(result, BaseException):
+        problem = _refusal(result)
+        metrics.reject(_REJECT_REASONS.get(problem.status) or _FAILURE_REASONS.get(type(result), "storage"))
+        return problem.answer()
     metrics.count_kinds(result.kinds)
     if not result.stored and not result.duplicates:
         # Other activity (follows, likes, typing indicators, revocations) is acknowledged and not
         # stored: X retries any answer but a 200.
         metrics.inc("chirpdesk_ignored_deliveries_total")
-        return 200, b'{"stored":0,"duplicates":0}', []
+        return 200, _NOTHING_STORED, []
     metrics.ack.observe(time.perf_counter() - started)
     return 200, orjson.dumps({"stored": result.stored, "duplicates": result.duplicates}), []
+
+
+_NOTHING_STORED = b'{"stored":0,"duplicates":0}'
+_FAILURE_REASONS: dict[type[BaseException], str] = {
+    Saturated: "overload", Stopped: "shutting_down", TimeoutError: "timeout",
+}
+
+
+def _refusal(error: BaseException) -> Problem:
+    """The HTTP refusal for a delivery the group commit did not store because of ``error``."""
+    if isinstance(error, InvalidInput):
+        return Problem(400, error.problem, error.field)
+    if isinstance(error, Saturated):
+        return Problem(429, "write queue full, retry later", None, RETRY)
+    if isinstance(error, Stopped):
+        return Problem(503, "shutting down, retry later", None, RETRY)
+    if isinstance(error, TimeoutError):
+        # Not committed in time: say so (no 200), and X's redelivery will be idempotent.
+        return Problem(503, "commit did not finish in time, retry later", None, RETRY)
+    # Logged once per failure episode by the writer's health (chirpdesk.desk.health), not once
+    # per request: a full disk must not also fill the log.
+    log.debug("delivery not committed: %r", error)
+    return Problem(503, "storage unavailable, retry later", None, RETRY)
 
 
 #: The Starlette routes this module serves (``POST`` is :func:`deliver`, mounted by ``chirpdesk.desk.app``).

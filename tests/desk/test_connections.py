@@ -596,3 +596,170 @@ def test_head_expect_continue_and_get_answer_in_turn_on_one_connection(guarded: 
     assert _status(go_on) == 100
     assert _status(delivered) == 200
     assert _status(health) == 200 and health.endswith(b"}")
+
+
+# -- deliveries read whole ---------------------------------------------------------------------
+
+def _signed_request(body: bytes, signature: str | None = None) -> bytes:
+    sig = signed(body)["x-twitter-webhooks-signature"] if signature is None else signature
+    return _webhook_head(len(body), f"x-twitter-webhooks-signature: {sig}\r\n\r\n") + body
+
+
+def _read_whole(client: Desk) -> float:
+    text = client.http.get("/metrics").text
+    match = re.search(r"^chirpdesk_deliveries_read_whole_total (\S+)$", text, re.MULTILINE)
+    assert match, text
+    return float(match[1])
+
+
+def test_a_delivery_read_whole_is_answered_as_the_same_one_split_through_the_parser(guarded: DeskServer) -> None:
+    # A delivery that arrives in one read skips uvicorn's request cycle (deliver_whole); split
+    # into head and body it goes through the parser and the ASGI app. Both must answer alike.
+    def cases(way: str) -> list[bytes]:
+        new = delivery([tweet(f"{way}: my order never arrived")])
+        return [
+            _signed_request(new),  # stored
+            _signed_request(new),  # X's redelivery: a duplicate
+            _signed_request(b'{"for_user_id": '),  # malformed JSON, correctly signed
+            _signed_request(b'{"for_user_id": "12", "tweet_create_events": "nope"}'),  # schema
+            _signed_request(delivery([tweet(f"{way}: forged")]), "sha256=AAAA"),  # bad signature
+        ]
+
+    async def send(requests: list[bytes], split: bool) -> list[tuple[int, dict[str, str], bytes]]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+        answers = []
+        for request in requests:
+            cut = request.index(b"\r\n\r\n") + 4
+            for part in ([request[:cut], request[cut:]] if split else [request]):
+                writer.write(part)
+                await writer.drain()
+                await asyncio.sleep(0.05 if split else 0)  # the body in a read of its own
+            answers.append(await _response(reader))
+        writer.close()
+        return answers
+
+    client = Desk(guarded)
+    before = _read_whole(client)
+    whole = asyncio.run(send(cases("whole"), split=False))
+    after_whole = _read_whole(client)
+    split = asyncio.run(send(cases("split"), split=True))
+    assert _read_whole(client) == after_whole  # nothing split was taken whole
+    assert after_whole - before == 4  # every correctly signed one was; the forged one was not
+    assert [s for s, _, _ in whole] == [200, 200, 400, 400, 401]
+    for (status, headers, body), (status2, headers2, body2) in zip(whole, split, strict=True):
+        assert status == status2
+        assert json.loads(body) == json.loads(body2)
+        assert sorted(headers) == sorted(headers2)  # date, server, content-length, content-type
+        assert headers["content-type"] == headers2["content-type"] == "application/json"
+    assert json.loads(whole[0][2]) == {"stored": 1, "duplicates": 0}
+    assert json.loads(whole[1][2]) == {"stored": 0, "duplicates": 1}
+    assert json.loads(whole[2][2])["field"] == "body"
+    assert json.loads(whole[4][2])["field"] == "x-twitter-webhooks-signature"
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def slow(start_server: Callable[..., DeskServer]) -> DeskServer:
+    """A desk whose every group commit takes 1 s, with connections idle after 0.5 s and room for
+    two deliveries at once."""
+    return start_server("sqlite", {"CHIRPDESK_WRITE_DELAY": "1", "CHIRPDESK_IDLE_TIMEOUT": "0.5",
+                                   "CHIRPDESK_MAX_IN_FLIGHT": "2"})
+
+
+def test_requests_behind_a_delivery_read_whole_are_answered_after_it_in_order(slow: DeskServer) -> None:
+    async def go() -> tuple[list[tuple[int, dict[str, str], bytes]], float, bytes]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", slow.port)
+        request, _ = _raw_delivery("pipelined behind a whole one")
+        started = time.monotonic()
+        writer.write(request)
+        await asyncio.sleep(0.2)  # taken whole; its commit takes 1 s
+        writer.write(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        answers = [await _response(reader), await _response(reader)]
+        waited = time.monotonic() - started
+        rest = await _read_all(reader, 5)  # then idle: closed
+        writer.close()
+        return answers, waited, rest
+
+    (delivered, health), waited, rest = asyncio.run(go())
+    # Not closed as idle while its delivery committed (1 s against an idle timeout of 0.5 s).
+    assert delivered[0] == 200 and json.loads(delivered[2]) == {"stored": 1, "duplicates": 0}
+    assert health[0] == 200 and json.loads(health[2])["status"] == "ok"
+    assert waited >= 0.9
+    assert rest == b""
+
+
+def test_a_client_that_hangs_up_while_its_whole_delivery_commits_leaves_no_place_taken(slow: DeskServer) -> None:
+    async def go() -> tuple[list[str], list[int]]:
+        gone = []
+        for i in range(2):  # both places of max_in_flight = 2
+            _, writer = await asyncio.open_connection("127.0.0.1", slow.port)
+            request, tweet_id = _raw_delivery(f"hung up {i}")
+            writer.write(request)
+            await writer.drain()
+            gone.append(tweet_id)
+            await asyncio.sleep(0.1)
+            writer.close()
+        await asyncio.sleep(1.5)  # their commit is done: stored, nobody to answer
+
+        async def one(i: int) -> int:
+            reader, writer = await asyncio.open_connection("127.0.0.1", slow.port)
+            writer.write(_raw_delivery(f"after the hang-ups {i}")[0])
+            status = (await _response(reader, 10))[0]
+            writer.close()
+            return status
+
+        return gone, list(await asyncio.gather(one(0), one(1)))
+
+    gone, statuses = asyncio.run(go())
+    assert statuses == [200, 200]  # the places the hung-up clients held are free again
+    client = Desk(slow)
+    assert set(gone) <= set(client.tweet_ids())  # committed all the same (and never acknowledged)
+    client.close()
+
+
+def test_a_shutdown_answers_the_whole_delivery_it_is_committing_then_closes(
+    start_server: Callable[..., DeskServer],
+) -> None:
+    server = start_server("sqlite", {"CHIRPDESK_WRITE_DELAY": "1.5"})
+
+    async def go() -> tuple[tuple[int, dict[str, str], bytes], bytes, int]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        request, _ = _raw_delivery("answered through a shutdown")
+        writer.write(request)
+        await asyncio.sleep(0.3)  # taken whole, committing
+        stopping = asyncio.ensure_future(asyncio.to_thread(server.stop))
+        answer = await _response(reader, 10)
+        rest = await _read_all(reader, 10)
+        writer.close()
+        return answer, rest, await stopping
+
+    (status, headers, body), rest, code = asyncio.run(go())
+    assert status == 200 and json.loads(body) == {"stored": 1, "duplicates": 0}
+    assert headers["connection"] == "close"
+    assert rest == b""
+    assert code == 0
+
+
+def test_a_whole_delivery_with_an_odd_head_is_left_to_the_parser(guarded: DeskServer) -> None:
+    # Bytes whose meaning the parser decides (a folded header line, a bare LF, a control
+    # character) are never read whole: they get what the parser makes of them, even signed.
+    body = delivery([tweet("odd head")])
+    good = _signed_request(body)
+    cut = good.index(b"\r\n") + 2
+    odd = [good[:cut] + b"x-a: 1\r\n  folded\r\n" + good[cut:],
+           good[:cut] + b"x-a: 1\n" + good[cut:],
+           good[:cut] + b"x-a: 1\x01\r\n" + good[cut:]]
+
+    async def ask(request: bytes) -> int:
+        reader, writer = await asyncio.open_connection("127.0.0.1", guarded.port)
+        writer.write(request)
+        status = (await _response(reader))[0]
+        writer.close()
+        return status
+
+    client = Desk(guarded)
+    before = _read_whole(client)
+    statuses = [asyncio.run(ask(request)) for request in odd]
+    assert _read_whole(client) == before
+    assert statuses == [400, 400, 400]  # httptools refuses all three
+    client.close()
