@@ -32,10 +32,10 @@ served deliveries wait for), ``cpu`` (the admission cap) or ``lag``. Last, what 
 the HTTP process (user + system CPU, closed loop at 64 connections): a served delivery ``v`` on
 the same desk, a shed one ``s`` on a second desk that sheds nearly everything
 (``CHIRPDESK_MAX_IN_FLIGHT=1``). Answering ``k`` times capacity leaves about
-``(1 - k*s/v) / (1 - s/v)`` of it for 200s, but only roughly. At the pool's concurrency a
-served delivery can cost less than at 64 connections (more answers per turn of the event loop,
-bigger group commits) or more: with about 512 in flight, 45-48 us closed loop against 30-32 at
-64. So measured goodput can come out on either side of that figure (docs/desk.md).
+``(1 - k*s/v) / (1 - s/v)`` of it for 200s when the HTTP process is what runs out (``cpu``
+near 1). Since deliveries read whole skip uvicorn's request cycle it usually is not: with
+``cpu`` well below 1 and every 429 ``in_flight``, the commit process's share of the machine is
+what bounds the 200s, and that figure does not apply (docs/desk.md, "Deliveries read whole").
 
 The desk runs pinned to CPU 0 and the load generator to CPU 1 (the desk's commit process may
 use either), so the two do not fight over one core; on this 2-core machine the load generator

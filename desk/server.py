@@ -31,8 +31,9 @@ SHUTDOWN_SECONDS = 30
 #: Exit code when the watchdog had to end a shutdown that overran :data:`SHUTDOWN_SECONDS`.
 EXIT_SHUTDOWN_OVERRAN = 70
 #: Net new container objects between two young-generation collections in a serving process
-#: (Python's default is 700 up to 3.13). A delivery in flight holds about 50 (its ASGI scope, task,
-#: coroutines, futures); with the default, every young collection found hundreds of deliveries
+#: (Python's default is 700 up to 3.13). A delivery served through the ASGI app holds about 50 while
+#: in flight (its ASGI scope, task, coroutines, futures; one read whole holds a few, see
+#: chirpdesk.desk.connections); with the default, every young collection found hundreds of deliveries
 #: still alive, promoted them, and so set off full collections over the whole heap: at 512
 #: connections the process spent about a fifth of its CPU in the collector and the cost of an
 #: answer rose from 41 to 70 us (docs/desk.md, "Overload"). 50,000 covers
