@@ -26,20 +26,27 @@ protocol with those limits (:class:`ConnectionLimits`), one instance per connect
   metrics) are never shed.
 
 **Deliveries read whole.** X sends a delivery at once, so it usually arrives in one read. Such
-a request is recognised from its bytes, without the HTTP parser: ``POST`` to the webhook path,
-HTTP/1.1, a single ``Content-Length`` as its only framing header and exactly that many body
-bytes, nothing pending on the connection, and nothing in the head whose meaning the parser would
-have to decide (a bare CR or LF, a folded line, a control character). Shed, it is answered 429
-from here. Served, it goes straight to the desk
+a request is recognised from its bytes, without the HTTP parser, when the parser would read it
+exactly as written: ``POST`` to the webhook path (with an optional query of printable
+characters), HTTP/1.1, well-formed header lines (a token, a colon, a value without control
+characters) of which the only framing one (``Content-Length``, ``Transfer-Encoding``,
+``Connection``, ``Proxy-Connection``, ``Expect``, ``Upgrade``) is a single ``Content-Length``
+of at most ten digits, exactly that many body bytes, and nothing pending on the connection.
+Shed, it is answered 429 from here. Served, it goes straight to the desk
 (:func:`chirpdesk.desk.routes_webhook.deliver_whole`: signature, then the group commit) and is
 answered from here once committed, with the same status, body and headers as through the ASGI
 app, but without uvicorn's request cycle, task, coroutines and per-response keep-alive timer:
 what a delivery holds while it waits for its commit is its bytes and a future. A served
-delivery costs the HTTP process less than half as much (docs/desk.md, "Overload"). Anything
-else (a split, chunked or pipelined request, a bad signature, a body over the limit, a server
-with an access log or a root path) goes through the parser and the ASGI app as usual; a shed
-one is answered once its body has been read past, still without a request cycle or task.
-Requests pipelined behind a delivery read whole wait, unread, until it is answered.
+delivery costs the HTTP process less than half as much (docs/desk.md, "Deliveries read
+whole"). Anything else (a split, chunked or pipelined request, a bad signature, a body over the
+limit) goes through the parser and the ASGI app as usual, and so does every delivery when the
+server has an access log or a root path, or when the desk's app sits inside middleware other
+than uvicorn's own (which serving from here would bypass); a shed one is still answered from
+its bytes (never access-logged), or once its body has been read past. Whatever arrives on a
+connection while its delivery read whole waits for its commit is held (one read; reading is
+paused) and handled after the answer, in order. Such deliveries are not uvicorn tasks, so
+uvicorn's ``limit_concurrency`` (which the desk does not set) does not count them;
+``max_in_flight`` does.
 
 Refusals are counted per process in :data:`chirpdesk.desk.metrics.CONNECTION_REFUSALS`
 (``/metrics``: ``chirpdesk_connections_refused_total{reason=...}``).
@@ -48,18 +55,24 @@ Refusals are counted per process in :data:`chirpdesk.desk.metrics.CONNECTION_REF
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from uvicorn.middleware.message_logger import MessageLoggerMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from chirpdesk.desk.config import DeskConfig
-from chirpdesk.desk.http import RETRY_AFTER_SECONDS
+from chirpdesk.desk.http import RETRY_AFTER_SECONDS, FastPostApp
 from chirpdesk.desk.metrics import CONNECTION_REFUSALS as REFUSED
-from chirpdesk.desk.routes_webhook import Answer, deliver_whole
+from chirpdesk.desk.routes_webhook import WEBHOOK_PATH, Answer, deliver, deliver_whole
 from chirpdesk.desk.signature import SIGNATURE_HEADER
+
+#: The ASGI wrappers uvicorn puts around an app (each keeps it as ``.app``).
+_UVICORN_WRAPPERS = (ProxyHeadersMiddleware, MessageLoggerMiddleware)
 
 #: Seconds between two event-loop lag measurements.
 LAG_PERIOD = 0.02
@@ -113,14 +126,28 @@ _TOO_LARGE = _response(431, "Request Header Fields Too Large", "request header t
 _SHED = _response(429, "Too Many Requests", "overloaded, retry later", retry=True, close=False)
 _SHED_CLOSE = _response(429, "Too Many Requests", "overloaded, retry later", retry=True, close=True)
 _SHED_BODY = b'{"error":"overloaded, retry later"}'
-#: Head fields that decide where a request ends; the byte-level shed takes a request only when
-#: the single one among them is ``Content-Length`` (anything else goes through the parser).
-_FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding|connection|expect|upgrade)[ \t]*:[ \t]*([^\r\n]*)",
-                      re.IGNORECASE)
-#: A header line folded onto the next (obsolete in HTTP/1.1) or a control character in the head.
-_FOLDED = re.compile(rb"\r\n[ \t]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Head fields that decide where a request ends or whether the connection stays open; a
+#: request is read whole only when the single one among them is ``Content-Length`` (anything
+#: else goes through the parser).
+_FRAMING = re.compile(rb"\r\n(content-length|transfer-encoding|connection|proxy-connection|expect|upgrade)"
+                      rb":[ \t]*([^\r\n]*)", re.IGNORECASE)
+#: A header line as llhttp accepts it: a token, a colon at once, a value without control characters.
+_HEADER_LINE = rb"\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\x00-\x08\x0a-\x1f\x7f]*"
+#: Most digits a ``Content-Length`` read whole may have (a delivery is at most a few MiB).
+_LENGTH_DIGITS = 10
+
+
+@functools.lru_cache(maxsize=4)
+def _plain_head(path: bytes) -> re.Pattern[bytes]:
+    """A request head (without its final blank line) that the HTTP parser would read exactly as
+    written: ``POST <path>[?query] HTTP/1.1`` and well-formed header lines, nothing it would
+    have to decide (a bare CR or LF, a folded line, a space in the target, a control character)."""
+    return re.compile(rb"POST " + re.escape(path) + rb"(?:\?[\x21-\x7e]*)? HTTP/1\.1(?:" + _HEADER_LINE + rb")*")
+
+
 _SIGNATURE = re.compile(rb"\r\n" + SIGNATURE_HEADER.encode("ascii") + rb":([^\r\n]*)", re.IGNORECASE)
 _JSON_HEAD = b"content-type: application/json\r\n"
+_WEBHOOK = WEBHOOK_PATH.encode("ascii")
 _SHED_HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", b"%d" % len(_SHED_BODY)),
@@ -293,14 +320,14 @@ def loop_load(loop: asyncio.AbstractEventLoop) -> tuple[LoopLag, Admission]:
 
 
 def _desk_of(app: Any) -> Any:
-    """The desk's running state (``app.state.desk``) of an ASGI app, looked for through the
-    wrappers uvicorn puts around it (each keeps the wrapped app as ``.app``); None for any
-    other app (the benchmark's bare baseline), which is then served the usual way only."""
-    for _ in range(8):
-        desk = getattr(getattr(app, "state", None), "desk", None)
-        if desk is not None:
-            return desk
-        app = getattr(app, "app", None)
+    """The desk's running state (``app.state.desk``) if ``app`` is the desk's ASGI app, possibly
+    inside the wrappers uvicorn itself adds (proxy headers, trace logging); else None: any
+    other app, or the desk inside someone's middleware, is served the usual way only, so that
+    middleware is never bypassed."""
+    while isinstance(app, _UVICORN_WRAPPERS):
+        app = app.app
+    if isinstance(app, FastPostApp) and app.fast_handler is deliver:
+        return getattr(app.state, "desk", None)
     return None
 
 
@@ -324,6 +351,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._skipping = False  # a shed request's body is being read past
         self._at_boundary = True  # the parser holds no part of a request
         self._shed_prefix = b"POST " + limits.shed_path
+        self._plain = _plain_head(limits.shed_path)
         self._admitted = False  # the request being read is a webhook delivery let through
         self._counted: set[Any] = set()  # request cycles of this connection counted as serving
         self._desk: Any = None  # the desk's DeskState, for deliveries taken whole (connection_made)
@@ -337,8 +365,8 @@ class GuardedHttpTools(HttpToolsProtocol):
         if len(self.connections) > self.limits.max_connections:
             self._refuse(_TOO_MANY, "connections")
             return
-        if not self.access_log and not self.root_path:  # else the request cycle's way only
-            self._desk = _desk_of(self.app)
+        if not self.access_log and not self.root_path and self.limits.shed_path == _WEBHOOK:
+            self._desk = _desk_of(self.app)  # else served the request cycle's way only
         self._restart_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -479,26 +507,22 @@ class GuardedHttpTools(HttpToolsProtocol):
         reason = self._overloaded()
         if reason is None and self._desk is None:
             return False
-        line_end = data.find(b"\r\n")
         end = data.find(b"\r\n\r\n")
-        if (line_end < 0 or end < 0 or end + 4 > self.limits.max_header_bytes
-                or data[len(self._shed_prefix)] not in b" ?" or data[line_end - 9:line_end] != b" HTTP/1.1"):
+        if end < 0 or end + 4 > self.limits.max_header_bytes or not self._plain.fullmatch(data, 0, end):
             return False
-        framing = _FRAMING.findall(data, line_end, end + 2)
-        if len(framing) != 1 or framing[0][0].lower() != b"content-length" or not framing[0][1].isdigit():
+        framing = _FRAMING.findall(data, 0, end + 2)
+        if len(framing) != 1 or framing[0][0].lower() != b"content-length":
             return False
-        if len(data) != end + 4 + int(framing[0][1]):
+        length = framing[0][1]
+        if not length.isdigit() or len(length) > _LENGTH_DIGITS or len(data) != end + 4 + int(length):
             return False
-        lines = data.count(b"\r\n", 0, end)
-        if data.count(b"\n", 0, end) != lines or data.count(b"\r", 0, end) != lines or _FOLDED.search(data, 0, end):
-            return False  # a bare CR or LF, a folded line: the parser decides what that means
         if reason is not None:
             self._unset_keepalive_if_required()
             self._count_shed(reason)
             self.transport.write(_SHED)
             self._restart_idle()
             return True
-        signature = _SIGNATURE.search(data, line_end, end + 2)
+        signature = _SIGNATURE.search(data, 0, end + 2)
         admission = self.admission
         self._waiting = True
         admission.serving += 1

@@ -91,15 +91,17 @@ def deliver_whole(state: DeskState, body: bytes, signature: bytes | None,
                   answer: Callable[[Answer], None]) -> bool:
     """Take a delivery read whole straight off its connection, without an ASGI request cycle:
     if its body fits ``max_body_bytes`` and its ``signature`` (the raw header value) is valid,
-    queue it for the group commit and return True; ``answer`` is later called once, on the
-    event loop, with what :func:`deliver` would have answered. Otherwise return False and call
-    nothing: the caller serves the request the usual way, which answers the 413 or 401.
+    queue it for the group commit and return True; ``answer`` is called exactly once, on the
+    event loop, with what :func:`deliver` would have answered: once the commit is done, or
+    before this returns if the write queue refuses it at once (full, or shutting down), so the
+    caller sets up its state before calling. Otherwise return False and call nothing: the
+    caller serves the request the usual way, which answers the 413 or 401.
 
     :class:`chirpdesk.desk.connections.GuardedHttpTools` calls this for a plainly framed
     delivery that arrived in one read, as X sends one. Per delivery in flight that leaves a
     future and its callback instead of a request cycle, a task, two coroutines and an event:
-    a quarter less CPU per answer at 64 connections, and more with hundreds in flight
-    (docs/desk.md, "Overload").
+    less than half the HTTP process's CPU per answer at 64 connections (docs/desk.md,
+    "Deliveries read whole").
     """
     if len(body) > state.config.max_body_bytes or not verify(state.config.secret, body, signature):
         return False
@@ -112,9 +114,14 @@ def deliver_whole(state: DeskState, body: bytes, signature: bytes | None,
         return True
 
     def committed(future: asyncio.Future[IngestResult]) -> None:
-        result = (Stopped("the delivery was cancelled") if future.cancelled()
-                  else future.exception() or future.result())
-        answer(settle(metrics, started, result))
+        try:
+            result = (Stopped("the delivery was cancelled") if future.cancelled()
+                      else future.exception() or future.result())
+            reply = settle(metrics, started, result)
+        except Exception:  # a bug: answer 500 as the ASGI path would, never leave it waiting
+            log.exception("unhandled error answering a webhook delivery")
+            reply = 500, b'{"error":"internal error"}', []
+        answer(reply)
 
     future.add_done_callback(committed)
     return True
@@ -125,8 +132,8 @@ def settle(metrics: Metrics, started: float, result: IngestResult | BaseExceptio
     it was not stored), counted in ``metrics``; ``started``: ``time.perf_counter()`` when its
     request was read."""
     if isinstance(result, BaseException):
-        problem = _refusal(result)
-        metrics.reject(_REJECT_REASONS.get(problem.status) or _FAILURE_REASONS.get(type(result), "storage"))
+        problem, reason = _refusal(result)
+        metrics.reject(reason)
         return problem.answer()
     metrics.count_kinds(result.kinds)
     if not result.stored and not result.duplicates:
@@ -139,26 +146,24 @@ def settle(metrics: Metrics, started: float, result: IngestResult | BaseExceptio
 
 
 _NOTHING_STORED = b'{"stored":0,"duplicates":0}'
-_FAILURE_REASONS: dict[type[BaseException], str] = {
-    Saturated: "overload", Stopped: "shutting_down", TimeoutError: "timeout",
-}
 
 
-def _refusal(error: BaseException) -> Problem:
-    """The HTTP refusal for a delivery the group commit did not store because of ``error``."""
+def _refusal(error: BaseException) -> tuple[Problem, str]:
+    """The HTTP refusal for a delivery the group commit did not store because of ``error``, and
+    the reason it is counted under (``chirpdesk_rejected_total``)."""
     if isinstance(error, InvalidInput):
-        return Problem(400, error.problem, error.field)
+        return Problem(400, error.problem, error.field), "invalid"
     if isinstance(error, Saturated):
-        return Problem(429, "write queue full, retry later", None, RETRY)
+        return Problem(429, "write queue full, retry later", None, RETRY), "overload"
     if isinstance(error, Stopped):
-        return Problem(503, "shutting down, retry later", None, RETRY)
+        return Problem(503, "shutting down, retry later", None, RETRY), "shutting_down"
     if isinstance(error, TimeoutError):
         # Not committed in time: say so (no 200), and X's redelivery will be idempotent.
-        return Problem(503, "commit did not finish in time, retry later", None, RETRY)
+        return Problem(503, "commit did not finish in time, retry later", None, RETRY), "timeout"
     # Logged once per failure episode by the writer's health (chirpdesk.desk.health), not once
     # per request: a full disk must not also fill the log.
     log.debug("delivery not committed: %r", error)
-    return Problem(503, "storage unavailable, retry later", None, RETRY)
+    return Problem(503, "storage unavailable, retry later", None, RETRY), "storage"
 
 
 #: The Starlette routes this module serves (``POST`` is :func:`deliver`, mounted by ``chirpdesk.desk.app``).
