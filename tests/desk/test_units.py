@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import random
+import re
 
 import pytest
 
@@ -13,9 +15,19 @@ from chirpdesk.desk.metrics import Histogram, percentile
 from chirpdesk.desk.schema import InvalidInput, parse_delivery
 from chirpdesk.desk.signature import crc_response, sign, verify
 from chirpdesk.desk.storage import describe_db
-from chirpdesk.desk.triage import triage
+from chirpdesk.desk.triage import classify_kind, normalise, triage
 from chirpdesk.sim.errors import ChirpdeskError
-from chirpdesk.sim.vocabulary import DEFAULT_INFLUENCER_FOLLOWERS, PRIORITY_CLASSES, TWEET_KINDS
+from chirpdesk.sim.vocabulary import (
+    COMPLAINT_WORDS,
+    DEFAULT_INFLUENCER_FOLLOWERS,
+    FAIL_TAG,
+    OUTAGE_WORDS,
+    PRAISE_WORDS,
+    PRIORITY_CLASSES,
+    QUESTION_WORDS,
+    SPAM_WORDS,
+    TWEET_KINDS,
+)
 from deskkit import tweet
 
 
@@ -39,6 +51,45 @@ def test_kind_rules(text: str, kind: str) -> None:
     assert result.kind == kind
     assert result.kind in TWEET_KINDS
     assert result.reasons[0].startswith("kind:")
+
+
+def _one_regex_per_rule(words: tuple[str, ...]) -> re.Pattern[str]:
+    """The rule as one regex with the whole-word checks around every word: what the desk's
+    faster matcher must agree with."""
+    parts = [rf"(?<![\w']){re.escape(w.lower())}(?![\w'])" if w[:1].isalnum() and w[-1:].isalnum()
+             else re.escape(w.lower()) for w in words]
+    return re.compile("|".join(parts))
+
+
+def test_kind_rules_match_exactly_where_one_regex_per_rule_would() -> None:
+    # Texts built from the vocabulary, pieces of it glued to letters, digits, underscores,
+    # apostrophes and non-ASCII letters, and punctuation: every rule must find the same first
+    # match (kind and reason) as the plain regex.
+    vocabulary = [*SPAM_WORDS, *OUTAGE_WORDS, *COMPLAINT_WORDS, *QUESTION_WORDS, *PRAISE_WORDS, FAIL_TAG]
+    glue = ["", "", " ", " ", "x", "_", "'", "\u00e9", "9", "?", "!", "#", "-", "\u2019"]
+    rules = [("spam", SPAM_WORDS, "spam word"), ("outage_report", OUTAGE_WORDS, "outage word"),
+             ("complaint", None, "fail tag"), ("complaint", COMPLAINT_WORDS, "complaint word"),
+             ("question", QUESTION_WORDS, "question word"), ("praise", PRAISE_WORDS, "praise word")]
+    regexes = [None if words is None else _one_regex_per_rule(words) for _, words, _ in rules]
+    fail = re.compile(re.escape(FAIL_TAG.lower()) + r"(?!\w)")
+    rng = random.Random(7)
+    texts = []
+    for _ in range(3000):
+        pieces = rng.choices(vocabulary, k=rng.randint(0, 3)) + rng.choices(["my", "order", "show", "download",
+                                                                               "thanks", "own", "i"], k=2)
+        rng.shuffle(pieces)
+        texts.append("".join(rng.choice(glue) + piece for piece in pieces) + rng.choice(glue))
+
+    def expected(text: str) -> tuple[str, str]:
+        clean = normalise(text)
+        for (kind, _, label), regex in zip(rules, regexes, strict=True):
+            match = (fail if regex is None else regex).search(clean)
+            if match:
+                return kind, f"kind: {label} {match.group(0)!r}"
+        return "feedback", "kind: no rule matched"
+
+    assert [classify_kind(t) for t in texts] == [expected(t) for t in texts]
+    assert {classify_kind(t)[0] for t in texts} == set(TWEET_KINDS)  # every rule was exercised
 
 
 def test_priority_rules() -> None:
