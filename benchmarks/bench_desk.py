@@ -204,7 +204,7 @@ class _Payloads:
         self._ids = itertools.count(seed)
         now = time.time()
         # Every text differs, as real tweets do: the desk caches triage per text, and one text
-        # repeated hid the triage's cost (a third of the commit process's CPU per delivery).
+        # repeated hid the triage's cost (about half the commit process's CPU per delivery).
         self._template = json.dumps({
             "id_str": "{id}", "text": "@AcmeHelp my order {id} still has not arrived, where is it?",
             "created_at": time.strftime("%a %b %d %H:%M:%S +0000 %Y", time.gmtime(now)),

@@ -49,7 +49,7 @@ class _Words:
     The same leftmost match as one regex with ``(?<![\w'])`` before each whole word, about ten
     times faster: a pattern that starts with a lookbehind cannot skip ahead to a word's first
     letter, so it tried every word at every position of the text, and this ran for each tweet
-    the desk stores (two thirds of the commit process's time, docs/desk.md). Here the regex
+    the desk stores (about half the commit process's CPU per delivery, docs/desk.md). Here the regex
     holds the words and their trailing check only, and the leading one is checked in Python on
     each candidate.
     """
