@@ -55,11 +55,15 @@ class _Words:
     """
 
     def __init__(self, words: tuple[str, ...]) -> None:
-        parts = []
+        parts, loose = [], []
         for word in words:
             escaped = re.escape(word.lower())
             parts.append(rf"{escaped}(?![\w'])" if _whole(word) else escaped)
+            if not _whole(word):
+                loose.append(escaped)
         self._regex = re.compile("|".join(parts))
+        #: The substring entries alone: one may still match where a whole word was refused.
+        self._loose = re.compile("|".join(loose)) if loose else None
 
     def search(self, text: str) -> re.Match[str] | None:
         """The leftmost match in ``text`` (as :func:`normalise` leaves it), or None."""
@@ -69,7 +73,11 @@ class _Words:
             before = text[at - 1] if at else " "
             if not (before.isalnum() or before in "_'") or not _whole(match.group(0)):
                 return match
-            start = at + 1  # inside a longer word: look further on
+            # A whole word inside a longer one: a substring entry may match right here, else
+            # look further on.
+            if self._loose is not None and (loose := self._loose.match(text, at)) is not None:
+                return loose
+            start = at + 1
         return None
 
 

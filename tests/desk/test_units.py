@@ -15,7 +15,7 @@ from chirpdesk.desk.metrics import Histogram, percentile
 from chirpdesk.desk.schema import InvalidInput, parse_delivery
 from chirpdesk.desk.signature import crc_response, sign, verify
 from chirpdesk.desk.storage import describe_db
-from chirpdesk.desk.triage import classify_kind, normalise, triage
+from chirpdesk.desk.triage import _Words, classify_kind, normalise, triage
 from chirpdesk.sim.errors import ChirpdeskError
 from chirpdesk.sim.vocabulary import (
     COMPLAINT_WORDS,
@@ -90,6 +90,16 @@ def test_kind_rules_match_exactly_where_one_regex_per_rule_would() -> None:
 
     assert [classify_kind(t) for t in texts] == [expected(t) for t in texts]
     assert {classify_kind(t)[0] for t in texts} == set(TWEET_KINDS)  # every rule was exercised
+
+
+def test_a_substring_entry_still_matches_where_a_whole_word_was_refused() -> None:
+    # "own" inside "down" is refused as a word; "own!" (a substring entry) matches there.
+    words = ("own", "own!", "?")
+    for text in ("down!", "I own it", "sown?", "down", "town? own!"):
+        expected = _one_regex_per_rule(words).search(text)
+        found = _Words(words).search(text)
+        assert (found and (found.start(), found.group(0))) == (expected and (expected.start(), expected.group(0)))
+    assert _Words(words).search("down!").group(0) == "own!"  # type: ignore[union-attr]
 
 
 def test_priority_rules() -> None:
