@@ -74,6 +74,9 @@ from chirpdesk.desk.signature import SIGNATURE_HEADER
 #: The ASGI wrappers uvicorn puts around an app (each keeps it as ``.app``).
 _UVICORN_WRAPPERS = (ProxyHeadersMiddleware, MessageLoggerMiddleware)
 
+#: The webhook's path, whose ``POST`` is shed and read whole.
+_WEBHOOK = WEBHOOK_PATH.encode("ascii")
+
 #: Seconds between two event-loop lag measurements.
 LAG_PERIOD = 0.02
 
@@ -96,7 +99,7 @@ class ConnectionLimits:
     #: Webhook deliveries read whole and not yet answered (this process) from which new ones are shed.
     max_in_flight: int = 256
     #: Path whose ``POST`` is shed under overload (the webhook).
-    shed_path: bytes = b"/webhooks/twitter"
+    shed_path: bytes = _WEBHOOK
 
     @classmethod
     def of(cls, config: DeskConfig) -> ConnectionLimits:
@@ -147,7 +150,6 @@ def _plain_head(path: bytes) -> re.Pattern[bytes]:
 
 _SIGNATURE = re.compile(rb"\r\n" + SIGNATURE_HEADER.encode("ascii") + rb":([^\r\n]*)", re.IGNORECASE)
 _JSON_HEAD = b"content-type: application/json\r\n"
-_WEBHOOK = WEBHOOK_PATH.encode("ascii")
 _SHED_HEADERS = [
     (b"content-type", b"application/json"),
     (b"content-length", b"%d" % len(_SHED_BODY)),
