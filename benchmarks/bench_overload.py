@@ -1,8 +1,8 @@
 """Desk overload benchmark: open-loop webhook traffic at 1x, 2x and 3x the desk's measured capacity.
 
 Run: ``python -m benchmarks overload [--seconds 5] [--levels 1,2,3] [--pool 512]
-[--max-client-connections 512] [--no-pin]`` (about a minute with the defaults; every phase is
-bounded in time and request count, 127.0.0.1 only).
+[--max-client-connections 512] [--repeat 3] [--no-pin]`` (about 70 s per repeat, four minutes
+with the defaults; every phase is bounded in time and request count, 127.0.0.1 only).
 
 Open loop: every request is scheduled when it "happens" (as X sends a delivery when the tweet
 is written) and written on an idle keep-alive connection of a pool opened beforehand
@@ -21,8 +21,19 @@ from each request's scheduled send time:
 
 - goodput (200s/s, until the last answer) as a share of capacity (target at 2x: >= 0.90, goodput does not collapse);
 - p99 of the answered requests (target < 1 s) and how many waited over 3 s (target 0);
-- requests without an answer when the phase ended, plus a 10 s grace (target 0), and 429/503
+- requests without an answer when the phase ended, plus a 10 s grace (target 0), requests whose
+  connection closed after part of an answer or twice (``dropped``, target 0), and 429/503
   answers (every one must carry ``Retry-After``; counted separately if not).
+
+The desk closes keep-alive connections idle for ``idle_timeout`` (5 s), and a request written
+just as it does meets a closed connection with nothing of an answer: the keep-alive race of
+RFC 9112, 9.3.1. The generator sends such a request again, once, on another connection, as a
+webhook sender does (``retried``; its latency counts from its first scheduled time); every
+retry must be matched by an idle close the desk counted, or the level misses its targets.
+
+``--repeat N`` measures capacity and runs the levels N times on the same desk: on a shared
+machine capacity itself moves by 10-25% between rounds, so the 2x target is judged on the
+median of the repeats' ratios (each printed); the other targets hold in every repeat.
 
 Per level, ``cpu`` is the share of one CPU the desk's HTTP process used while the level ran:
 near 1 (or the admission cap's 0.93), the core is what limits the 200s; well below, something
@@ -36,6 +47,8 @@ the same desk, a shed one ``s`` on a second desk that sheds nearly everything
 near 1). Since deliveries read whole skip uvicorn's request cycle it usually is not: with
 ``cpu`` well below 1 and every 429 ``in_flight``, the commit process's share of the machine is
 what bounds the 200s, and that figure does not apply (docs/desk.md, "Deliveries read whole").
+``load`` is the load generator's own share of a CPU: on a 2-core machine, what it and the HTTP
+process's refusals take at 2x is taken from the commit process.
 
 The desk runs pinned to CPU 0 and the load generator to CPU 1 (the desk's commit process may
 use either), so the two do not fight over one core; on this 2-core machine the load generator
@@ -90,6 +103,9 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.scheduled = 0.0  # of the outstanding request; 0 when idle
+        self.request = b""  # the outstanding request
+        self.retry = False  # it is a retry already
+        self.heard = False  # some of its answer has arrived
         self.pending: bytes | None = None  # a request waiting for the connection to open
         self.closed = False
 
@@ -99,14 +115,15 @@ class _Conn(asyncio.Protocol):
             transport.write(self.pending)  # type: ignore[attr-defined]
             self.pending = None
 
-    def send(self, request: bytes, scheduled: float) -> None:
-        self.scheduled = scheduled
+    def send(self, request: bytes, scheduled: float, retry: bool = False) -> None:
+        self.scheduled, self.request, self.retry, self.heard = scheduled, request, retry, False
         if self.transport is None:
             self.pending = request
         else:
             self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
+        self.heard = True
         buffer = self.buffer + data if self.buffer else data
         while True:
             end = buffer.find(b"\r\n\r\n")
@@ -139,7 +156,10 @@ class _OpenLoop:
         self.statuses: dict[int, int] = {}
         self.no_retry_after = 0
         self.dropped = 0  # connection closed with a request outstanding and no answer
-        self.waiting: collections.deque[tuple[bytes, float]] = collections.deque()  # all connections busy
+        #: Requests sent again because the desk closed their idle keep-alive connection as they
+        #: were written (nothing of an answer came back), as an HTTP client retries them.
+        self.retried = 0
+        self.waiting: collections.deque[tuple[bytes, float, bool]] = collections.deque()  # all connections busy
         self.outstanding = 0
         self.done: asyncio.Future[None] | None = None
 
@@ -153,22 +173,48 @@ class _OpenLoop:
         self.outstanding -= 1
         if not close and not conn.closed:
             if self.waiting:
-                request, at = self.waiting.popleft()
                 self.outstanding += 1
-                conn.send(request, at)
+                conn.send(*self.waiting.popleft())
             else:
                 self.idle.append(conn)
         self._maybe_done()
 
     def lost(self, conn: _Conn) -> None:
         self.open -= 1
-        if conn.scheduled:
-            conn.scheduled = 0.0
-            self.dropped += 1
-            self.outstanding -= 1
-            self._maybe_done()
         if conn in self.idle:
             self.idle.remove(conn)
+        if not conn.scheduled:
+            return
+        scheduled, conn.scheduled = conn.scheduled, 0.0
+        self.outstanding -= 1
+        if conn.heard or conn.retry or self.done is None or self.done.done():
+            self.dropped += 1
+            self._maybe_done()
+            return
+        # The keep-alive race (RFC 9112, 9.3.1): the desk closed this connection as idle while
+        # the request was on its way, and nothing of an answer came back. A webhook sender
+        # sends it again, once, on another connection (a delivery is idempotent by its ids);
+        # its latency still counts from its first scheduled time. main() checks that every
+        # retry is matched by an idle close the desk counted.
+        self.retried += 1
+        self._dispatch(conn.request, scheduled, retry=True)
+
+    def _dispatch(self, request: bytes, at: float, retry: bool = False) -> None:
+        """Send ``request`` (scheduled at ``at``) on an idle connection, else a new one while
+        allowed, else queue it in the client."""
+        while self.idle and self.idle[-1].closed:
+            self.idle.pop()
+        if self.idle:
+            conn = self.idle.pop()
+        elif self.open < self.max_connections:
+            conn = _Conn(self)
+            self.open += 1
+            asyncio.get_running_loop().create_task(self._connect(conn))
+        else:
+            self.waiting.append((request, at, retry))  # the client's own queue: its wait counts
+            return
+        self.outstanding += 1
+        conn.send(request, at, retry)
 
     def _maybe_done(self) -> None:
         if self.finished_sending and self.outstanding == 0 and not self.waiting and self.done is not None and not self.done.done():
@@ -185,40 +231,29 @@ class _OpenLoop:
             await loop.create_connection(lambda c=conn: c, "127.0.0.1", self.port)  # type: ignore[misc]
             self.idle.append(conn)
         t0 = self.last = time.perf_counter()
+        cpu0 = time.process_time()
         for i in range(total):
             at = t0 + i / self.rate
             delay = at - time.perf_counter()
             if delay > 0.0005:
                 await asyncio.sleep(delay)
-            request = self.payloads.request(self.port)
-            while self.idle and self.idle[-1].closed:
-                self.idle.pop()
-            if self.idle:
-                conn = self.idle.pop()
-            elif self.open < self.max_connections:
-                conn = _Conn(self)
-                self.open += 1
-                loop.create_task(self._connect(conn))
-            else:
-                self.waiting.append((request, at))  # the client's own queue: its wait counts
-                continue
-            self.outstanding += 1
-            conn.send(request, at)
+            self._dispatch(self.payloads.request(self.port), at)
         sent_for = time.perf_counter() - t0
         self.finished_sending = True
         while self.waiting and self.idle:  # cannot happen, but never strand a request
-            request, at = self.waiting.popleft()
             self.outstanding += 1
-            self.idle.pop().send(request, at)
+            self.idle.pop().send(*self.waiting.popleft())
         self._maybe_done()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(self.done), GRACE_SECONDS)
+        load_busy = (time.process_time() - cpu0) / max(time.perf_counter() - t0, 1e-9)
         return {
+            "load_busy": load_busy,
             "offered": total, "offered_rate": total / max(sent_for, 1e-9),
             "seconds": max(self.last - t0, 1e-9),  # until the last answer
             "window": (t0, self.last),  # perf_counter: CLOCK_MONOTONIC, the same in every process
             "latencies": self.latencies, "statuses": self.statuses, "no_retry_after": self.no_retry_after,
-            "dropped": self.dropped, "unanswered": self.outstanding + len(self.waiting),
+            "dropped": self.dropped, "retried": self.retried, "unanswered": self.outstanding + len(self.waiting),
         }
 
     async def _connect(self, conn: _Conn) -> None:
@@ -322,6 +357,21 @@ def _answer_cost(desk: subprocess.Popen[bytes], port: int, seed: int, cpu: int |
     return result["cpu_us"] / 1e6, result["statuses"].get(200, 0) / max(answers, 1)
 
 
+def _misses(level: float, r: dict[str, Any]) -> list[str]:
+    """The per-run targets one level of one repeat missed."""
+    misses = []
+    if r["p99_ms"] >= 1000:
+        misses.append(f"{level:g}x p99 {r['p99_ms']:.0f} ms")
+    if r["over_3s"] or r["unanswered"] or r["dropped"] or r["no_retry_after"]:
+        misses.append(f"{level:g}x: {r['over_3s']} over 3 s, {r['unanswered']} unanswered, "
+                      f"{r['dropped']} dropped, {r['no_retry_after']} refusals without Retry-After")
+    if r["retried"] > r.get("shed_by", {}).get("idle", 0):
+        # A retry is only fair after an idle close; more retries than the desk's idle closes
+        # would hide connections it dropped with a request in hand.
+        misses.append(f"{level:g}x: {r['retried']} retried but {r.get('shed_by', {}).get('idle', 0)} idle closes")
+    return misses
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure capacity, run each overload level, print the table and the targets; returns 0."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks overload", description=__doc__.split("\n")[0])
@@ -333,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-client-connections", type=int, default=512,
                         help="connections it may have open at most, opening more when all are busy; "
                              "beyond, requests wait in the client (default 512: the pool only)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measure capacity and run the levels this many times on the same desk; "
+                             "the 2x target is judged on the median (1-4)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the desk to CPU 0 and the load to CPU 1")
     args = parser.parse_args(argv)
     seconds = max(1.0, min(args.seconds, 20.0))
@@ -344,29 +397,35 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--levels: each must be in (0, 5], got {args.levels!r}")
     if not 1 <= args.pool <= 5000 or not 1 <= args.max_client_connections <= 20_000:
         parser.error("--pool: expected 1-5000; --max-client-connections: expected 1-20000")
+    if not 1 <= args.rounds <= 7 or not 1 <= args.repeat <= 4:
+        parser.error(f"--rounds: expected 1-7, got {args.rounds}; --repeat: expected 1-4, got {args.repeat}")
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
     server_cpu, client_cpu = (SERVER_CPU, CLIENT_CPU) if pin else (None, None)
-    rows: list[tuple[float, dict[str, Any]]] = []
+    # Per repeat: the capacity rounds, then (level, result) per level.
+    repeats: list[tuple[list[float], list[tuple[float, dict[str, Any]]]]] = []
+    seed = 7 * 10**12
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
         desk = _start("desk", port, str(Path(tmp) / "overload.sqlite3"), server_cpu)
         try:
-            seed = 7 * 10**12
-            runs = []
-            for r in range(max(1, min(args.rounds, 7))):
-                runs.append(_measure(desk, port, 1, 3.0, 64, seed=seed + r * 10**9, cpu=client_cpu)["ok_req_s"])
-            capacity = statistics.median(runs)
-            for i, level in enumerate(levels):
-                rows.append((level, _phase(port, level * capacity, seconds, args.pool, args.max_client_connections,
-                                           seed + (i + 10) * 10**9, client_cpu, desk.pid)))
-                time.sleep(2)  # let the desk's write queue and connections settle between levels
-            served, _ = _answer_cost(desk, port, seed + 90 * 10**9, client_cpu)
+            for k in range(args.repeat):
+                base = seed + 20 * k * 10**9  # tweet ids of each phase stay apart
+                runs = [_measure(desk, port, 1, 3.0, 64, seed=base + r * 10**9, cpu=client_cpu)["ok_req_s"]
+                        for r in range(args.rounds)]
+                capacity = statistics.median(runs)
+                rows = []
+                for i, level in enumerate(levels):
+                    rows.append((level, _phase(port, level * capacity, seconds, args.pool, args.max_client_connections,
+                                               base + (i + 10) * 10**9, client_cpu, desk.pid)))
+                    time.sleep(2)  # let the desk's write queue and connections settle between levels
+                repeats.append((runs, rows))
+            served, _ = _answer_cost(desk, port, seed + 190 * 10**9, client_cpu)
         finally:
             _stop(desk)
         port = _free_port()
         shedding = _start("desk", port, str(Path(tmp) / "shed.sqlite3"), server_cpu, {"CHIRPDESK_MAX_IN_FLIGHT": "1"})
         try:
-            per_answer, ok_share = _answer_cost(shedding, port, seed + 91 * 10**9, client_cpu)
+            per_answer, ok_share = _answer_cost(shedding, port, seed + 191 * 10**9, client_cpu)
         finally:
             _stop(shedding)
     # The shedding desk still serves a few (one in flight at a time): take their cost out.
@@ -374,27 +433,35 @@ def main(argv: list[str] | None = None) -> int:
     ratio = shed_cost / served
 
     print(f"chirpdesk desk overload benchmark: {os.cpu_count()} cores, SQLite WAL synchronous=FULL, "
-          f"{'desk on CPU 0, load on CPU 1' if pin else 'not pinned'}; capacity (closed loop, 64 connections, "
-          f"median of {len(runs)}) {capacity:.0f} deliveries/s {[round(x) for x in runs]}")
-    print(f"{'level':>5} {'offered/s':>9} {'200/s':>7} {'goodput':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'cpu':>5} {'commit':>6}  statuses; 429s by reason")
+          f"{'desk on CPU 0, load on CPU 1' if pin else 'not pinned'}")
     failures: list[str] = []
-    for level, r in rows:
-        goodput = r["ok_per_s"] / capacity
-        print(f"{level:5.1f} {r['offered_rate']:9.0f} {r['ok_per_s']:7.0f} {goodput:7.2f} {r['p50_ms']:7.1f} "
-              f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f} {r['over_3s']:5d} {r['unanswered']:6d} {r['dropped']:7d} "
-              f"{r['http_busy']:5.2f} {r['commit_busy']:6.2f}  {r['statuses']}; {r['shed_by']}"
-              + (f" ({r['no_retry_after']} without Retry-After)" if r["no_retry_after"] else ""))
-        if r["p99_ms"] >= 1000:
-            failures.append(f"{level:g}x p99 {r['p99_ms']:.0f} ms")
-        if r["over_3s"] or r["unanswered"] or r["dropped"] or r["no_retry_after"]:
-            failures.append(f"{level:g}x: {r['over_3s']} over 3 s, {r['unanswered']} unanswered, "
-                            f"{r['dropped']} dropped, {r['no_retry_after']} refusals without Retry-After")
-        if level == 2 and goodput < 0.9:
-            failures.append(f"2x goodput {goodput:.2f} of capacity")
+    goodputs: dict[float, list[float]] = {}
+    for k, (runs, rows) in enumerate(repeats):
+        capacity = statistics.median(runs)
+        print(f"{f'repeat {k + 1}: ' if args.repeat > 1 else ''}capacity (closed loop, 64 connections, "
+              f"median of {len(runs)}) {capacity:.0f} deliveries/s {[round(x) for x in runs]}")
+        print(f"{'level':>5} {'offered/s':>9} {'200/s':>7} {'goodput':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+              f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'retried':>7} {'cpu':>5} {'commit':>6} {'load':>5}  "
+              "statuses; 429s by reason")
+        for level, r in rows:
+            goodput = r["ok_per_s"] / capacity
+            goodputs.setdefault(level, []).append(goodput)
+            print(f"{level:5.1f} {r['offered_rate']:9.0f} {r['ok_per_s']:7.0f} {goodput:7.2f} {r['p50_ms']:7.1f} "
+                  f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f} {r['over_3s']:5d} {r['unanswered']:6d} {r['dropped']:7d} "
+                  f"{r['retried']:7d} {r['http_busy']:5.2f} {r['commit_busy']:6.2f} {r['load_busy']:5.2f}  "
+                  f"{r['statuses']}; {r['shed_by']}"
+                  + (f" ({r['no_retry_after']} without Retry-After)" if r["no_retry_after"] else ""))
+            failures += _misses(level, r)
+    for level, values in goodputs.items():
+        spread = f" (median of {len(values)}: {', '.join(f'{v:.2f}' for v in values)})" if len(values) > 1 else ""
+        if level == 2:
+            median = statistics.median(values)
+            print(f"2x goodput {median:.2f} of capacity{spread}")
+            if median < 0.9:
+                failures.append(f"2x goodput {median:.2f} of capacity")
     print(f"answer cost in the HTTP process (closed loop, 64 connections): served {1e6 * served:.1f} us, "
-          f"shed {1e6 * shed_cost:.1f} us (s/v {ratio:.2f}); cpu, commit: share of one CPU the HTTP process "
-          f"and the commit process used during the level")
+          f"shed {1e6 * shed_cost:.1f} us (s/v {ratio:.2f}); cpu, commit, load: share of one CPU the HTTP process, "
+          f"the commit process and the load generator used during the level")
     print("targets (p99 < 1 s, nothing over 3 s, every request answered, Retry-After on refusals, "
           "2x goodput >= 0.90): " + ("met" if not failures else "NOT met: " + "; ".join(failures)))
     return 0
