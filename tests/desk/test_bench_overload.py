@@ -12,20 +12,30 @@ from benchmarks.bench_overload import _misses, _OpenLoop
 _OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
 
 
-async def _serve(close_unanswered: int, partial: bool) -> tuple[asyncio.AbstractServer, int]:
-    """A server that answers every request 200, except that it closes the connection of each of
-    the first ``close_unanswered`` requests it reads: with nothing written (the keep-alive race),
-    or after half an answer's head (``partial``). A body it has closed on before is answered."""
-    closed: set[bytes] = set()
+async def _serve(closes: int = 0, times: int = 1, partial: bool = False, delay: float = 0.0,
+                 first_connection_only: bool = False) -> tuple[asyncio.AbstractServer, int]:
+    """A server that answers every request 200, except that it closes the connection under each
+    of the first ``closes`` different bodies it reads, ``times`` times each: after ``delay``
+    seconds, with nothing written (as in the keep-alive race) or half an answer's head
+    (``partial``). With ``first_connection_only``, it answers only on the first connection it
+    accepted and closes every other one under its first request."""
+    closed: dict[bytes, int] = {}
+    accepted = 0
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        first = accepted == 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                 body = await reader.readexactly(length)
-                if len(closed) < close_unanswered and body not in closed:
-                    closed.add(body)
+                seen = closed.get(body, 0)
+                if (first_connection_only and not first) or (
+                        not first_connection_only and seen < times and (seen or len(closed) < closes)):
+                    closed[body] = seen + 1
+                    await asyncio.sleep(delay)
                     if partial:
                         writer.write(b"HTTP/1.1 2")
                         await writer.drain()
@@ -39,11 +49,13 @@ async def _serve(close_unanswered: int, partial: bool) -> tuple[asyncio.Abstract
     return server, server.sockets[0].getsockname()[1]
 
 
-def _run(close_unanswered: int, partial: bool = False) -> dict[str, Any]:
+def _run(race_after: float = 0.0, rate: float = 200, seconds: float = 0.2, pool: int = 4,
+         **server: Any) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
-        server, port = await _serve(close_unanswered, partial)
-        async with server:
-            gen = _OpenLoop(port, _Payloads(1, 10**12), rate=200, seconds=0.2, pool=4, max_connections=4)
+        listening, port = await _serve(**server)
+        async with listening:
+            gen = _OpenLoop(port, _Payloads(1, 10**12), rate=rate, seconds=seconds, pool=pool, max_connections=4,
+                            race_after=race_after)
             try:
                 return await gen.run()
             finally:
@@ -55,21 +67,51 @@ def _run(close_unanswered: int, partial: bool = False) -> dict[str, Any]:
 
 
 def test_a_request_whose_idle_connection_closes_unanswered_is_sent_again_once() -> None:
-    result = _run(close_unanswered=3)
+    result = _run(closes=3)
     assert result["offered"] == 40
     assert result["retried"] == 3
     assert result["dropped"] == 0 and result["unanswered"] == 0
     assert result["statuses"] == {200: 40}  # every request answered, the retried ones included
 
 
-def test_a_connection_closed_after_part_of_an_answer_is_a_drop_not_a_retry() -> None:
-    result = _run(close_unanswered=2, partial=True)
+def test_a_retry_closed_again_is_a_drop() -> None:
+    result = _run(closes=1, times=2)
+    assert (result["retried"], result["dropped"]) == (1, 1)
+    assert result["statuses"] == {200: 39}
+
+
+def test_a_retried_request_keeps_its_first_scheduled_time() -> None:
+    result = _run(closes=1, delay=0.15)
+    assert result["retried"] == 1
+    assert max(result["latencies"]) >= 0.15  # the wait before the close counts
+
+
+def test_a_close_on_a_connection_not_idle_long_enough_is_a_drop() -> None:
+    # Every connection is reused within milliseconds: a close under a request cannot be the
+    # desk's idle timeout, so it is not retried.
+    result = _run(race_after=5.0, closes=3)
+    assert (result["retried"], result["dropped"]) == (0, 3)
+    assert result["statuses"] == {200: 37}
+
+
+def test_a_close_on_a_new_connection_is_a_drop() -> None:
+    # One pooled connection; the rest are opened as requests need them and closed under their
+    # first request, which was never written on an idle connection.
+    result = _run(rate=2000, seconds=0.02, pool=1, first_connection_only=True)
     assert result["retried"] == 0
-    assert result["dropped"] == 2
+    assert result["dropped"] >= 1
+    assert result["dropped"] + result["statuses"].get(200, 0) == result["offered"] == 40
+
+
+def test_a_connection_closed_after_part_of_an_answer_is_a_drop_not_a_retry() -> None:
+    result = _run(closes=2, partial=True)
+    assert (result["retried"], result["dropped"]) == (0, 2)
     assert result["statuses"] == {200: 38}
 
 
-def test_more_retries_than_idle_closes_the_desk_counted_miss_the_targets() -> None:
-    level = {"p99_ms": 10.0, "over_3s": 0, "unanswered": 0, "dropped": 0, "no_retry_after": 0}
-    assert _misses(2, {**level, "retried": 3, "shed_by": {"idle": 3}}) == []
-    assert _misses(2, {**level, "retried": 4, "shed_by": {"idle": 3}}) == ["2x: 4 retried but 3 idle closes"]
+def test_a_level_with_a_drop_misses_its_targets() -> None:
+    level = {"p99_ms": 10.0, "over_3s": 0, "unanswered": 0, "dropped": 0, "no_retry_after": 0, "retried": 3}
+    assert _misses(2, level) == []
+    assert _misses(2, {**level, "dropped": 1}) == [
+        "2x: 0 over 3 s, 0 unanswered, 1 dropped, 0 refusals without Retry-After"]
+    assert _misses(3, {**level, "p99_ms": 1200.0}) == ["3x p99 1200 ms"]
