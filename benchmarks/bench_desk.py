@@ -312,10 +312,14 @@ async def _closed_loop(port: int, payloads: _Payloads, connections: int, seconds
     for conn in conns:
         conn.send(payloads.request(port), time.perf_counter())
     await done
+    finished = time.perf_counter()
     for conn in conns:
         assert conn.transport is not None
         conn.transport.close()
-    return {"requests": len(latencies), "seconds": seconds, "statuses": statuses, "latencies": latencies}
+    # window: from the end of the warm-up to the last answer (perf_counter, the same clock in
+    # every process), for CPU shares measured elsewhere over the same time.
+    return {"requests": len(latencies), "seconds": seconds, "statuses": statuses, "latencies": latencies,
+            "window": (warmup_end, finished)}
 
 
 async def _open_loop(port: int, payloads: _Payloads, rate: float, seconds: float,
@@ -417,6 +421,7 @@ def _measure(
         "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
         "max_ms": 1000 * lat[-1] if lat else float("nan"),
         "cpu_us": 1e6 * server_cpu / total if total else float("nan"),
+        "window": result.get("window"),  # closed loop only
     }
 
 

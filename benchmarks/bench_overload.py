@@ -50,7 +50,12 @@ near 1). Since deliveries read whole skip uvicorn's request cycle it usually is 
 ``cpu`` well below 1 and every 429 ``in_flight``, the commit process's share of the machine is
 what bounds the 200s, and that figure does not apply (docs/desk.md, "Deliveries read whole").
 ``load`` is the load generator's own share of a CPU: on a 2-core machine, what it and the HTTP
-process's refusals take at 2x is taken from the commit process.
+process's refusals take at 2x is taken from the commit process. ``idle`` is the share of the
+whole machine no process used (``/proc/stat``), and ``eff`` the commit efficiency: deliveries
+committed per CPU-second of the commit process, against the capacity loop's (whose commit
+share and idle share the capacity line prints). With ``eff`` at or above 1 and goodput below
+it, the desk did not commit less for each second of CPU under overload: it was given fewer
+seconds, and ``idle`` tells whether the machine had them to give.
 
 The desk runs pinned to CPU 0 and the load generator to CPU 1 (the desk's commit process may
 use either), so the two do not fight over one core; on this 2-core machine the load generator
@@ -74,6 +79,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -298,28 +304,57 @@ def _generate(args: dict[str, Any], out: Any) -> None:
     out.put(result)
 
 
-class _CpuSampler:
-    """Samples a process's CPU seconds every 0.1 s in a thread, to tell how busy it was over
-    a window measured elsewhere (on the same monotonic clock)."""
+class _Sampler:
+    """Samples a running total (CPU seconds, say) every 0.1 s in a thread, to tell its rate
+    over a window measured elsewhere (on the same monotonic clock)."""
 
-    def __init__(self, pid: int) -> None:
-        self.pid, self.samples = pid, [(time.perf_counter(), _cpu_seconds(pid, children=False))]
+    def __init__(self, read: Callable[[], float]) -> None:
+        self._read = read
+        self.samples = [(time.perf_counter(), read())]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(0.1):
-            self.samples.append((time.perf_counter(), _cpu_seconds(self.pid, children=False)))
+            self.samples.append((time.perf_counter(), self._read()))
 
-    def busy(self, start: float, end: float) -> float:
-        """Share of one CPU the process used between ``start`` and ``end`` (the samples
-        nearest inside the window)."""
+    def rate(self, start: float, end: float) -> float:
+        """Stop sampling; the total's growth per second between ``start`` and ``end`` (the
+        samples nearest inside the window)."""
         self._stop.set()
         self._thread.join()
         inside = [s for s in self.samples if start <= s[0] <= end] or self.samples
         (t0, c0), (t1, c1) = inside[0], inside[-1]
         return (c1 - c0) / (t1 - t0) if t1 > t0 else float("nan")
+
+
+def _busy(pid: int) -> _Sampler:
+    """A sampler of process ``pid``'s CPU seconds (its own threads): its rate is the share of one
+    CPU the process used."""
+    return _Sampler(lambda: _cpu_seconds(pid, children=False))
+
+
+def idle_seconds() -> float:
+    """Seconds the machine's CPUs have spent idle (or waiting for I/O) since boot, divided by
+    the number of CPUs (``/proc/stat``): its rate over a window is the share of the machine
+    left unused; ``nan`` where there is no ``/proc/stat``."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()  # cpu user nice system idle iowait ...
+    except OSError:
+        return float("nan")
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK") / (os.cpu_count() or 1)
+
+
+def commit_efficiency(served_per_s: float, commit_busy: float, capacity_per_core: float) -> float:
+    """Deliveries committed per CPU-second of the commit process (``served_per_s`` 200s/s over
+    ``commit_busy`` of a core), as a share of the capacity loop's ``capacity_per_core``: at or
+    above 1 the desk commits as much for each second of CPU it is given as when it is not
+    overloaded, so a lower goodput is CPU it was not given."""
+    if not commit_busy > 0 or not capacity_per_core > 0:
+        return float("nan")
+    return served_per_s / commit_busy / capacity_per_core
 
 
 def _refusals(port: int) -> dict[str, int]:
@@ -332,8 +367,9 @@ def _refusals(port: int) -> dict[str, int]:
 
 def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, seed: int,
            cpu: int | None, desk_pid: int | None = None) -> dict[str, Any]:
-    sampler = _CpuSampler(desk_pid) if desk_pid is not None else None
-    commits = [_CpuSampler(kid) for kid in _children(desk_pid)] if desk_pid is not None else []
+    sampler = _busy(desk_pid) if desk_pid is not None else None
+    commits = [_busy(kid) for kid in _children(desk_pid)] if desk_pid is not None else []
+    idle = _Sampler(idle_seconds)
     refused = _refusals(port) if desk_pid is not None else {}
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
@@ -347,9 +383,10 @@ def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, 
         proc.join(10)
         if proc.is_alive():
             proc.kill()
+    result["idle"] = idle.rate(*result["window"])
     if sampler is not None:
-        result["http_busy"] = sampler.busy(*result["window"])
-        result["commit_busy"] = sum(c.busy(*result["window"]) for c in commits) if commits else float("nan")
+        result["http_busy"] = sampler.rate(*result["window"])
+        result["commit_busy"] = sum(c.rate(*result["window"]) for c in commits) if commits else float("nan")
         after = _refusals(port)
         result["shed_by"] = {k: v - refused.get(k, 0) for k, v in sorted(after.items()) if v > refused.get(k, 0)}
     lat = result["latencies"]
@@ -363,6 +400,17 @@ def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, 
     )
     del result["latencies"]
     return result
+
+
+def _capacity_round(desk: subprocess.Popen[bytes], port: int, seed: int, cpu: int | None) -> dict[str, float]:
+    """One closed-loop capacity round (3 s, 64 connections): 200s/s, and over the same window
+    the commit process's share of a CPU and the machine's idle share."""
+    commits = [_busy(kid) for kid in _children(desk.pid)]
+    idle = _Sampler(idle_seconds)
+    result = _measure(desk, port, 1, 3.0, 64, seed=seed, cpu=cpu)
+    window = result["window"]
+    commit_busy = sum(c.rate(*window) for c in commits) if commits else float("nan")
+    return {"ok_per_s": result["ok_req_s"], "commit_busy": commit_busy, "idle": idle.rate(*window)}
 
 
 def _answer_cost(desk: subprocess.Popen[bytes], port: int, seed: int, cpu: int | None) -> tuple[float, float]:
@@ -416,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity")
     server_cpu, client_cpu = (SERVER_CPU, CLIENT_CPU) if pin else (None, None)
     # Per repeat: the capacity rounds, then (level, result) per level.
-    repeats: list[tuple[list[float], list[tuple[float, dict[str, Any]]]]] = []
+    repeats: list[tuple[list[dict[str, float]], list[tuple[float, dict[str, Any]]]]] = []
     seed = 7 * 10**12
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
@@ -424,9 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for k in range(args.repeat):
                 base = seed + 20 * k * 10**9  # tweet ids of each phase stay apart (<= 7 rounds, <= 10 levels)
-                runs = [_measure(desk, port, 1, 3.0, 64, seed=base + r * 10**9, cpu=client_cpu)["ok_req_s"]
-                        for r in range(args.rounds)]
-                capacity = statistics.median(runs)
+                runs = [_capacity_round(desk, port, base + r * 10**9, client_cpu) for r in range(args.rounds)]
+                capacity = statistics.median(r["ok_per_s"] for r in runs)
                 rows = []
                 for i, level in enumerate(levels):
                     rows.append((level, _phase(port, level * capacity, seconds, args.pool, args.max_client_connections,
@@ -450,21 +497,30 @@ def main(argv: list[str] | None = None) -> int:
           f"{'desk on CPU 0, load on CPU 1' if pin else 'not pinned'}")
     failures: list[str] = []
     twice: list[float] = []  # 2x goodput of each repeat
+    # Per repeat at 2x: commit efficiency, the commit process's share of a CPU at 2x and in the
+    # capacity loop, and the machine's idle share at 2x.
+    twice_cpu: list[tuple[float, float, float, float]] = []
     for k, (runs, rows) in enumerate(repeats):
-        capacity = statistics.median(runs)
+        capacity = statistics.median(r["ok_per_s"] for r in runs)
+        cap_commit = statistics.median(r["commit_busy"] for r in runs)
+        per_core = statistics.median(r["ok_per_s"] / r["commit_busy"] if r["commit_busy"] > 0 else float("nan")
+                                     for r in runs)
         print(f"{f'repeat {k + 1}: ' if args.repeat > 1 else ''}capacity (closed loop, 64 connections, "
-              f"median of {len(runs)}) {capacity:.0f} deliveries/s {[round(x) for x in runs]}")
+              f"median of {len(runs)}) {capacity:.0f} deliveries/s {[round(r['ok_per_s']) for r in runs]}; "
+              f"commit {cap_commit:.2f}, idle {statistics.median(r['idle'] for r in runs):.2f}")
         print(f"{'level':>5} {'offered/s':>9} {'200/s':>7} {'goodput':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-              f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'retried':>7} {'cpu':>5} {'commit':>6} {'load':>5}  "
-              "statuses; 429s by reason")
+              f"{'>3s':>5} {'unans.':>6} {'dropped':>7} {'retried':>7} {'cpu':>5} {'commit':>6} {'load':>5} "
+              f"{'idle':>5} {'eff':>5}  statuses; 429s by reason")
         for level, r in rows:
             goodput = r["ok_per_s"] / capacity
+            eff = commit_efficiency(r["ok_per_s"], r["commit_busy"], per_core)
             if level == 2:
                 twice.append(goodput)
+                twice_cpu.append((eff, r["commit_busy"], cap_commit, r["idle"]))
             print(f"{level:5.1f} {r['offered_rate']:9.0f} {r['ok_per_s']:7.0f} {goodput:7.2f} {r['p50_ms']:7.1f} "
                   f"{r['p99_ms']:7.1f} {r['max_ms']:7.1f} {r['over_3s']:5d} {r['unanswered']:6d} {r['dropped']:7d} "
-                  f"{r['retried']:7d} {r['http_busy']:5.2f} {r['commit_busy']:6.2f} {r['load_busy']:5.2f}  "
-                  f"{r['statuses']}; {r['shed_by']}"
+                  f"{r['retried']:7d} {r['http_busy']:5.2f} {r['commit_busy']:6.2f} {r['load_busy']:5.2f} "
+                  f"{r['idle']:5.2f} {eff:5.2f}  {r['statuses']}; {r['shed_by']}"
                   + (f" ({r['no_retry_after']} without Retry-After)" if r["no_retry_after"] else ""))
             failures += _misses(level, r)
     if twice:
@@ -473,9 +529,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"2x goodput {median:.2f} of capacity{spread}")
         if median < 0.9:
             failures.append(f"2x goodput {median:.2f} of capacity")
+        effs = [e for e, *_ in twice_cpu]
+        print(f"2x commit efficiency {statistics.median(effs):.2f} ({', '.join(f'{e:.2f}' for e in effs)}): "
+              f"deliveries committed per CPU-second of the commit process, against the capacity loop; the commit "
+              f"process had {'/'.join(f'{c:.2f}' for _, c, _, _ in twice_cpu)} of a core at 2x against "
+              f"{'/'.join(f'{c:.2f}' for _, _, c, _ in twice_cpu)} in the capacity loop, with "
+              f"{'/'.join(f'{i:.2f}' for *_, i in twice_cpu)} of the machine idle")
     print(f"answer cost in the HTTP process (closed loop, 64 connections): served {1e6 * served:.1f} us, "
           f"shed {1e6 * shed_cost:.1f} us (s/v {ratio:.2f}); cpu, commit, load: share of one CPU the HTTP process, "
-          f"the commit process and the load generator used during the level")
+          f"the commit process and the load generator used during the level; idle: share of the machine unused; "
+          f"eff: commit efficiency")
     print("targets (p99 < 1 s, nothing over 3 s, every request answered, Retry-After on refusals, "
           "2x goodput >= 0.90): " + ("met" if not failures else "NOT met: " + "; ".join(failures)))
     return 0

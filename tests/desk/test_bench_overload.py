@@ -4,10 +4,24 @@ the server closes a keep-alive connection under a request, against a real server
 from __future__ import annotations
 
 import asyncio
+import math
+import os
+import subprocess
+import sys
+import time
 from typing import Any
 
+import pytest
+
 from benchmarks.bench_desk import _Payloads
-from benchmarks.bench_overload import _misses, _OpenLoop
+from benchmarks.bench_overload import (
+    _busy,
+    _misses,
+    _OpenLoop,
+    _Sampler,
+    commit_efficiency,
+    idle_seconds,
+)
 
 _OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
 
@@ -115,3 +129,28 @@ def test_a_level_with_a_drop_misses_its_targets() -> None:
     assert _misses(2, {**level, "dropped": 1}) == [
         "2x: 0 over 3 s, 0 unanswered, 1 dropped, 0 refusals without Retry-After"]
     assert _misses(3, {**level, "p99_ms": 1200.0}) == ["3x p99 1200 ms"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="the machine's idle time comes from /proc/stat")
+def test_the_samplers_read_a_spinning_process_as_one_cpu_and_the_machine_as_that_much_less_idle() -> None:
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 3: pass"])
+    try:
+        time.sleep(0.3)
+        busy, idle = _busy(spinner.pid), _Sampler(idle_seconds)
+        start = time.perf_counter()
+        time.sleep(1.0)
+        window = (start, time.perf_counter())
+        spinning, unused = busy.rate(*window), idle.rate(*window)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    cpus = os.cpu_count() or 1
+    assert 0.8 < spinning < 1.1  # a share of one CPU, not CPU seconds or clock ticks
+    assert 0 <= unused <= (cpus - 1) / cpus + 0.1  # a share of the whole machine
+
+
+def test_commit_efficiency_is_deliveries_per_commit_cpu_second_against_the_capacity_loop() -> None:
+    per_core = 10_000 / 0.7  # the capacity loop: 10,000/s on 0.7 of a core
+    assert commit_efficiency(8_000, 0.56, per_core) == pytest.approx(1.0)  # less CPU, as efficient
+    assert commit_efficiency(8_000, 0.7, per_core) == pytest.approx(0.8)
+    assert math.isnan(commit_efficiency(8_000, 0.0, per_core))
