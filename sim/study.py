@@ -86,6 +86,10 @@ def periods(sc: Scenario, period: str | None = None) -> list[Period]:
     return out
 
 
+#: :func:`periods` under the name :mod:`chirpdesk.sim` exports it by.
+study_periods = periods
+
+
 def shift_table(s: Shift) -> dict:
     """A shift as the TOML table the loader reads (for building scenarios from raw tables)."""
     return {"name": s.name, "days": [DAY_NAMES[d] for d in s.days], "start": clock_text(s.start),
@@ -142,5 +146,6 @@ __all__ = [
     "sample_scenario",
     "sampling_sentence",
     "shift_table",
+    "study_periods",
     "with_shifts",
 ]

@@ -23,11 +23,32 @@ def test_every_public_item_has_a_docstring():
 
 
 def test_sim_does_not_import_rendering_load_or_server_libraries():
-    code = ("import sys, chirpdesk.sim, chirpdesk.sim.cli, chirpdesk.sim.model, chirpdesk.sim.run;"
+    # Every public name is loaded (the package loads them on first use), then what came with them.
+    code = ("import sys, chirpdesk.sim as s, chirpdesk.sim.cli, chirpdesk.sim.model, chirpdesk.sim.run;"
+            "[getattr(s, name) for name in s.__all__];"
             "bad = [m for m in ('locust', 'gevent', 'matplotlib', 'jinja2', 'uvicorn', 'starlette') if m in sys.modules];"
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_the_desk_imports_only_the_light_modules_of_sim():
+    # The desk uses the vocabulary, priority orders and errors of chirpdesk.sim; importing them
+    # must not import the model's libraries with the rest of the package (about 80 MB and a
+    # second of start-up in each desk process, the commit process included).
+    code = ("import sys, chirpdesk.desk.server, chirpdesk.desk.committer, chirpdesk.desk.cli;"
+            "print(','.join(m for m in ('numpy', 'scipy', 'simpy', 'pandas', 'pyarrow') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
+
+
+def test_a_name_the_package_does_not_have_is_an_attribute_error():
+    try:
+        sim.no_such_name  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_name" in str(exc)
+    else:
+        raise AssertionError("chirpdesk.sim.no_such_name resolved")
 
 
 def test_modules_have_docstrings():
