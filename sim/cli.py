@@ -30,8 +30,16 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the top-level argument parser with every registered subcommand."""
+#: Subcommands whose process must stay light, each with the one module that provides it: with
+#: one of them first on the command line, the parser is built from that module alone. ``serve``
+#: runs the desk, which never needs the libraries the other commands' modules import (numpy,
+#: scipy, SimPy: about 80 MB and a second of start-up).
+SOLO_COMMANDS: dict[str, str] = {"serve": "chirpdesk.desk.cli"}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the top-level argument parser with every registered subcommand, or with those of
+    the module ``only`` (an entry of :data:`COMMANDS`) alone."""
     parser = argparse.ArgumentParser(
         prog="chirpdesk",
         description=(
@@ -40,14 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for path in COMMANDS:
+    for path in (only,) if only else COMMANDS:
         importlib.import_module(path).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (2 for bad input, as argparse does)."""
-    return dispatch(build_parser().parse_args(argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    return dispatch(build_parser(SOLO_COMMANDS.get(words[0]) if words else None).parse_args(words))
 
 
 def dispatch(args: argparse.Namespace) -> int:

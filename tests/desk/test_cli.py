@@ -25,6 +25,29 @@ def test_serve_is_registered_in_the_chirpdesk_cli() -> None:
     assert (args.port, args.db) == (9999, "x.sqlite3") and callable(args.func)
 
 
+def test_chirpdesk_serve_builds_only_the_desk_and_reads_its_options_as_the_full_cli_does() -> None:
+    # `chirpdesk serve` runs the desk, which must not carry the model's libraries; the rest of
+    # the command line is not even imported for it. Same options, same parse.
+    code = (
+        "import sys\n"
+        "from chirpdesk.sim import cli\n"
+        "words = ['serve', '--port', '9999', '--db', 'x.sqlite3', '--workers', '2']\n"
+        "solo = cli.build_parser(cli.SOLO_COMMANDS['serve']).parse_args(words)\n"
+        "heavy = [m for m in ('numpy', 'scipy', 'simpy') if m in sys.modules]\n"
+        "try:\n"
+        "    cli.main(['serve', '--workers', 'many'])\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "heavy += [m for m in ('numpy', 'scipy', 'simpy') if m in sys.modules]\n"
+        "full = cli.build_parser().parse_args(words)\n"
+        "same = {k: v for k, v in vars(solo).items() if k != 'func'} == {k: v for k, v in vars(full).items() if k != 'func'}\n"
+        "print(','.join(heavy) or '-', code, same, solo.func is full.func)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["-", "2", "True", "True"], r.stderr
+    assert "argument --workers: invalid int value: 'many'" in r.stderr
+
+
 def test_bad_db_is_one_line_error_exit_2(tmp_path) -> None:
     r = subprocess.run([sys.executable, "-m", "chirpdesk.sim", "serve", "--db", "mysql://x/y"], cwd=tmp_path,
                        env=_env(), capture_output=True, text=True, timeout=30)
