@@ -13,8 +13,8 @@ True
 # (scientific Python's SPEC 1, with lazy_loader), so that importing one module of it, as
 # the desk does (chirpdesk.sim.vocabulary), does not import numpy, scipy and SimPy with every
 # other one: the desk's processes then start in about a tenth of the time and memory.
-import lazy_loader as lazy
+import lazy_loader as _lazy
 
-__getattr__, __dir__, __all__ = lazy.attach_stub(__name__, __file__)
+__getattr__, __dir__, __all__ = _lazy.attach_stub(__name__, __file__)
 
 __version__ = "0.1.0"

@@ -76,6 +76,7 @@ def test_the_wheel_installs_only_chirpdesk_and_ships_scenarios_and_templates(whe
     assert {Path(n).name for n in names if n.startswith("chirpdesk/reports/templates/")} == \
         {p.name for p in (REPO / "reports" / "templates").iterdir()}
     assert "chirpdesk/sim/py.typed" in names and "chirpdesk/desk/py.typed" in names
+    assert "chirpdesk/sim/__init__.pyi" in names  # chirpdesk.sim loads its names from it
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "chirpdesk = chirpdesk.sim.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
 

@@ -1,9 +1,11 @@
 """The public API: curated, sorted, importable, documented; the model stays pure."""
 
+import ast
 import importlib
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import chirpdesk.sim as sim
 
@@ -13,6 +15,30 @@ def test_all_is_sorted_and_importable():
     assert len(set(sim.__all__)) == len(sim.__all__)
     for name in sim.__all__:
         assert getattr(sim, name) is not None
+
+
+def test_the_stubs_all_lists_exactly_the_names_it_imports():
+    # chirpdesk.sim's names are loaded from the imports of sim/__init__.pyi; its __all__ is
+    # what type checkers read, so the two must not drift apart.
+    stub = ast.parse((Path(sim.__file__).parent / "__init__.pyi").read_text())
+    imported = {alias.asname or alias.name for node in stub.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    listed = next(ast.literal_eval(node.value) for node in stub.body
+                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__")
+    assert sorted(listed) == listed
+    assert set(listed) == imported == set(sim.__all__)
+
+
+def test_a_name_shared_with_its_module_is_the_name_even_after_the_module_is_imported():
+    # calibrate is a function and the module that holds it: importing chirpdesk.sim.calibrate
+    # (the CLI and the backtest do) must not turn chirpdesk.sim.calibrate into the module.
+    code = ("import importlib, chirpdesk.sim.backtest\n"
+            "module = importlib.import_module('chirpdesk.sim.calibrate')\n"
+            "import chirpdesk.sim as s\n"
+            "from chirpdesk.sim import calibrate\n"
+            "print(calibrate is module.calibrate, s.calibrate is module.calibrate)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True"]
 
 
 def test_every_public_item_has_a_docstring():
