@@ -335,6 +335,12 @@ def _busy(pid: int) -> _Sampler:
     return _Sampler(lambda: _cpu_seconds(pid, children=False))
 
 
+def _commit_busy(commits: list[_Sampler], window: tuple[float, float]) -> float:
+    """The desk's commit processes' share of a CPU over ``window`` (their samplers, :func:`_busy`),
+    together; ``nan`` when it has none."""
+    return sum(c.rate(*window) for c in commits) if commits else float("nan")
+
+
 def idle_seconds() -> float:
     """Seconds the machine's CPUs have spent idle (or waiting for I/O) since boot, divided by
     the number of CPUs (``/proc/stat``): its rate over a window is the share of the machine
@@ -386,7 +392,7 @@ def _phase(port: int, rate: float, seconds: float, pool: int, connections: int, 
     result["idle"] = idle.rate(*result["window"])
     if sampler is not None:
         result["http_busy"] = sampler.rate(*result["window"])
-        result["commit_busy"] = sum(c.rate(*result["window"]) for c in commits) if commits else float("nan")
+        result["commit_busy"] = _commit_busy(commits, result["window"])
         after = _refusals(port)
         result["shed_by"] = {k: v - refused.get(k, 0) for k, v in sorted(after.items()) if v > refused.get(k, 0)}
     lat = result["latencies"]
@@ -409,8 +415,7 @@ def _capacity_round(desk: subprocess.Popen[bytes], port: int, seed: int, cpu: in
     idle = _Sampler(idle_seconds)
     result = _measure(desk, port, 1, 3.0, 64, seed=seed, cpu=cpu)
     window = result["window"]
-    commit_busy = sum(c.rate(*window) for c in commits) if commits else float("nan")
-    return {"ok_per_s": result["ok_req_s"], "commit_busy": commit_busy, "idle": idle.rate(*window)}
+    return {"ok_per_s": result["ok_req_s"], "commit_busy": _commit_busy(commits, window), "idle": idle.rate(*window)}
 
 
 def _answer_cost(desk: subprocess.Popen[bytes], port: int, seed: int, cpu: int | None) -> tuple[float, float]:
